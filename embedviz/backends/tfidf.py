@@ -1,0 +1,88 @@
+"""TF-IDF plus truncated SVD (latent semantic analysis), fitted on the corpus. No model."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from embedviz.backends.base import Backend, normalize
+from embedviz.errors import BackendError
+
+
+class TfidfBackend(Backend):
+    name = "tfidf"
+    chunk_size = 50_000
+
+    def __init__(self, dimensions: int = 256, max_features: int = 50_000, seed: int = 0):
+        self.dimensions = dimensions
+        self.max_features = max_features
+        self.seed = seed
+        self._corpus: list[str] | None = None
+        self._corpus_digest = ""
+        self._fitted = None
+
+    @property
+    def dimension(self) -> int:
+        return self.dimensions
+
+    def identity(self) -> dict:
+        return {
+            "backend": self.name,
+            "dimension": self.dimensions,
+            "max_features": self.max_features,
+            "seed": self.seed,
+            "corpus": self._corpus_digest,
+        }
+
+    def fit(self, texts: Sequence[str]) -> None:
+        self._corpus = list(texts)
+        h = hashlib.sha256()
+        for text in self._corpus:
+            h.update(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+        self._corpus_digest = h.hexdigest()[:32]
+        self._fitted = None
+
+    def _model(self):
+        if self._fitted is None:
+            if self._corpus is None:
+                raise BackendError("the tfidf backend must be fitted on a corpus before encoding.")
+            self._fitted = _fit(self._corpus, self.dimensions, self.max_features, self.seed)
+        return self._fitted
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectorizer, svd = self._model()
+        matrix = vectorizer.transform(list(texts))
+        reduced = svd.transform(matrix) if svd is not None else matrix.toarray()
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        width = min(self.dimensions, reduced.shape[1])
+        out[:, :width] = reduced[:, :width]
+        return normalize(out)
+
+
+def _fit(corpus: list[str], dimensions: int, max_features: int, seed: int):
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    matrix = vectorizer = None
+    for stop_words in ("english", None):
+        vectorizer = TfidfVectorizer(
+            sublinear_tf=True, stop_words=stop_words, max_features=max_features, min_df=1
+        )
+        try:
+            matrix = vectorizer.fit_transform(corpus)
+            break
+        except ValueError:  # empty vocabulary: the texts are all stop words or symbols
+            continue
+    if matrix is None:
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), max_features=max_features)
+        try:
+            matrix = vectorizer.fit_transform(corpus)
+        except ValueError:
+            raise BackendError("the texts hold no words or characters TF-IDF can use.") from None
+    components = min(dimensions, matrix.shape[1] - 1, matrix.shape[0] - 1)
+    if components < 2:
+        return vectorizer, None
+    svd = TruncatedSVD(n_components=components, random_state=seed).fit(matrix)
+    return vectorizer, svd

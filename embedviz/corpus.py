@@ -1,0 +1,373 @@
+"""Corpus loading: pasted text or a file (txt, csv, tsv, jsonl, json, parquet, and .gz forms).
+
+The text column is picked automatically (the string column with the longest average text) or
+named; every other column is kept as metadata. Empty texts are dropped and counted, duplicates
+kept and counted.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from embedviz.errors import InputError
+
+log = logging.getLogger(__name__)
+
+FORMATS = (".txt", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet")
+TEXT_COLUMN_DEFAULT = "text"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Row and size limits; defaults can be changed by EMBEDVIZ_MAX_ROWS / EMBEDVIZ_MAX_MB."""
+
+    max_rows: int = 1_000_000
+    max_bytes: int = 1024 * 2**20
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        rows = os.environ.get("EMBEDVIZ_MAX_ROWS")
+        mb = os.environ.get("EMBEDVIZ_MAX_MB")
+        return cls(
+            max_rows=int(rows) if rows else cls.max_rows,
+            max_bytes=int(float(mb) * 2**20) if mb else cls.max_bytes,
+        )
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What loading did: rows read, dropped (empty text), duplicates, encoding, warnings."""
+
+    n_input_rows: int
+    n_dropped: int
+    n_duplicates: int
+    encoding: str = "utf-8"
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        kept = self.n_input_rows - self.n_dropped
+        parts = [f"{kept:,} texts"]
+        if self.n_dropped:
+            parts.append(f"{self.n_dropped:,} dropped (empty or missing text)")
+        if self.n_duplicates:
+            parts.append(f"{self.n_duplicates:,} duplicates (kept)")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, eq=False)
+class Corpus:
+    """Texts with their metadata.
+
+    frame: the kept rows, every input column, index 0..n-1.
+    rows: (n,) int, the 0-based input row of each kept row.
+    """
+
+    frame: pd.DataFrame
+    text_column: str
+    rows: np.ndarray
+    report: LoadReport
+    name: str = "corpus"
+    source_digest: str = field(default="", repr=False)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @cached_property
+    def texts(self) -> list[str]:
+        return self.frame[self.text_column].tolist()
+
+    @cached_property
+    def text_hashes(self) -> list[bytes]:
+        """sha256 of each text's UTF-8 bytes, in row order."""
+        return [hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in self.texts]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Identifies the ordered texts (not the metadata)."""
+        h = hashlib.sha256()
+        for digest in self.text_hashes:
+            h.update(digest)
+        return h.hexdigest()
+
+    @property
+    def metadata_columns(self) -> list[str]:
+        return [c for c in self.frame.columns if c != self.text_column]
+
+
+def load_corpus(
+    source: str | os.PathLike | bytes,
+    *,
+    name: str | None = None,
+    text_column: str | None = None,
+    limits: Limits | None = None,
+) -> Corpus:
+    """Read a file (a path, or its bytes with `name` giving the file name) into a Corpus."""
+    limits = limits or Limits.from_env()
+    if isinstance(source, bytes):
+        data, name = source, name or "upload.txt"
+    else:
+        path = Path(source)
+        name = name or path.name
+        data = _read_path(path, limits)
+    _check_size(name, len(data), limits)
+    if data[:2] == b"\x1f\x8b":
+        data = _gunzip(name, data, limits)
+    kind = _format_of(name)
+    warn: list[str] = []
+    if kind == ".parquet":
+        frame, encoding = _read_parquet(name, data), "parquet"
+    else:
+        text, encoding = _decode(name, data, warn)
+        frame = _PARSERS[kind](name, text, warn)
+    return corpus_from_frame(
+        frame,
+        text_column=text_column,
+        name=name,
+        limits=limits,
+        encoding=encoding,
+        warnings=warn,
+        source_digest=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def corpus_from_text(text: str, *, name: str = "pasted text", limits: Limits | None = None) -> Corpus:
+    """One text per line; blank lines are dropped."""
+    return corpus_from_frame(_parse_txt(name, text, []), name=name, limits=limits)
+
+
+def corpus_from_frame(
+    frame: pd.DataFrame,
+    *,
+    text_column: str | None = None,
+    name: str = "table",
+    limits: Limits | None = None,
+    encoding: str = "utf-8",
+    warnings: list[str] | None = None,
+    source_digest: str = "",
+) -> Corpus:
+    """Pick the text column, drop empty texts, count duplicates."""
+    limits = limits or Limits.from_env()
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.empty or len(frame.columns) == 0:
+        raise InputError(f"{name}: no rows found (the file is empty or has only a header).")
+    if len(frame) > limits.max_rows:
+        raise InputError(
+            f"{name}: {len(frame):,} rows is over the limit of {limits.max_rows:,}; "
+            "sample the file or raise EMBEDVIZ_MAX_ROWS."
+        )
+    column = text_column or pick_text_column(frame, name)
+    if column not in frame.columns:
+        raise InputError(
+            f"{name}: no column named {column!r}; the columns are {', '.join(frame.columns)}."
+        )
+    texts = frame[column].map(_as_text)
+    keep = texts.str.strip().str.len().fillna(0).to_numpy() > 0
+    if not keep.any():
+        raise InputError(f"{name}: the text column {column!r} is empty in every row.")
+    kept = frame.loc[keep].copy()
+    kept[column] = texts[keep].astype(object)
+    kept = kept.reset_index(drop=True)
+    report = LoadReport(
+        n_input_rows=len(frame),
+        n_dropped=int((~keep).sum()),
+        n_duplicates=int(len(kept) - kept[column].nunique()),
+        encoding=encoding,
+        warnings=tuple(warnings or ()),
+    )
+    log.info("%s: %s", name, report.summary())
+    return Corpus(
+        frame=kept,
+        text_column=column,
+        rows=np.flatnonzero(keep),
+        report=report,
+        name=name,
+        source_digest=source_digest,
+    )
+
+
+def pick_text_column(frame: pd.DataFrame, name: str = "table") -> str:
+    """The string column with the longest average text."""
+    best, best_len = None, -1.0
+    for column in frame.columns:
+        values = frame[column].dropna()
+        strings = values[values.map(lambda v: isinstance(v, str))]
+        if len(strings) == 0 or len(strings) < 0.5 * len(values):
+            continue
+        mean_len = float(strings.str.len().mean())
+        if mean_len > best_len:
+            best, best_len = column, mean_len
+    if best is None:
+        if len(frame.columns) == 1:
+            return frame.columns[0]
+        raise InputError(
+            f"{name}: no text column found among {', '.join(frame.columns)}; "
+            "name the column that holds the texts."
+        )
+    return best
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else str(value)
+
+
+def _read_path(path: Path, limits: Limits) -> bytes:
+    if not path.exists():
+        raise InputError(f"{path}: no such file.")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file.")
+    _check_size(path.name, path.stat().st_size, limits)
+    return path.read_bytes()
+
+
+def _check_size(name: str, size: int, limits: Limits) -> None:
+    if size > limits.max_bytes:
+        raise InputError(
+            f"{name}: {size / 2**20:,.1f} MB is over the size limit of "
+            f"{limits.max_bytes / 2**20:,.0f} MB; split the file or raise EMBEDVIZ_MAX_MB."
+        )
+
+
+def _gunzip(name: str, data: bytes, limits: Limits) -> bytes:
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            out = f.read(limits.max_bytes + 1)
+    except (OSError, EOFError) as e:
+        raise InputError(f"{name}: not a readable gzip file ({e}).") from None
+    _check_size(name + " (uncompressed)", len(out), limits)
+    return out
+
+
+def _format_of(name: str) -> str:
+    stem = name[:-3] if name.lower().endswith(".gz") else name
+    suffix = Path(stem).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(
+            f"{name}: unsupported file type {suffix or '(none)'!r}; "
+            f"use one of {', '.join(FORMATS)} (optionally .gz)."
+        )
+    return suffix
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
+def _decode(name: str, data: bytes, warn: list[str]) -> tuple[str, str]:
+    """UTF-8 (BOM or not), UTF-16/32 with BOM, else the detected encoding with a warning."""
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+    if encoding is None:
+        try:
+            data.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            encoding = _detect_encoding(name, data)
+            warn.append(f"{name} is not UTF-8; read it as {encoding}. Check accents and symbols.")
+    text = data.decode(encoding, errors="replace")
+    sample = text[:20000]
+    if sample and len(_CONTROL.findall(sample)) > 0.01 * len(sample):
+        raise InputError(f"{name}: looks like a binary file, not text; upload a text or table file.")
+    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+
+
+def _detect_encoding(name: str, data: bytes) -> str:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[: 2**20]).best()
+    if best is None:
+        raise InputError(f"{name}: looks like a binary file, not text; upload a text or table file.")
+    return best.encoding
+
+
+def _parse_txt(name: str, text: str, warn: list[str]) -> pd.DataFrame:
+    lines = [line for line in text.split("\n") if line.strip()]
+    return pd.DataFrame({TEXT_COLUMN_DEFAULT: lines})
+
+
+def _parse_delimited(name: str, text: str, warn: list[str]) -> pd.DataFrame:
+    sep = "\t" if _format_of(name) == ".tsv" else ","
+    if not text.strip():
+        raise InputError(f"{name}: the file is empty.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            frame = pd.read_csv(io.StringIO(text), sep=sep, on_bad_lines="warn")
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{name}: the file is empty.") from None
+        except (pd.errors.ParserError, ValueError) as e:
+            raise InputError(f"{name}: cannot be read as {sep!r}-separated values ({e}).") from None
+    skipped = sum(str(w.message).count("Skipping line") for w in caught)
+    if skipped:
+        warn.append(f"{name}: skipped {skipped} malformed row(s) with too many fields.")
+    return frame
+
+
+def _parse_jsonl(name: str, text: str, warn: list[str]) -> pd.DataFrame:
+    records = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{name}: line {number} is not valid JSON ({e.msg}).") from None
+        records.append(value if isinstance(value, dict) else {TEXT_COLUMN_DEFAULT: value})
+    return pd.DataFrame.from_records(records)
+
+
+def _parse_json(name: str, text: str, warn: list[str]) -> pd.DataFrame:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{name}: not valid JSON at line {e.lineno} ({e.msg}).") from None
+    if isinstance(value, list):
+        return pd.DataFrame.from_records(
+            [v if isinstance(v, dict) else {TEXT_COLUMN_DEFAULT: v} for v in value]
+        )
+    if isinstance(value, dict) and value and all(isinstance(v, list) for v in value.values()):
+        try:
+            return pd.DataFrame(value)
+        except ValueError as e:
+            raise InputError(f"{name}: columns of unequal length ({e}).") from None
+    raise InputError(f"{name}: expected a list of records or an object of equal-length lists.")
+
+
+def _read_parquet(name: str, data: bytes) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(io.BytesIO(data))
+    except Exception as e:  # pyarrow raises many types for a bad file
+        raise InputError(f"{name}: not a readable Parquet file ({type(e).__name__}).") from None
+
+
+_PARSERS = {
+    ".txt": _parse_txt,
+    ".csv": _parse_delimited,
+    ".tsv": _parse_delimited,
+    ".jsonl": _parse_jsonl,
+    ".ndjson": _parse_jsonl,
+    ".json": _parse_json,
+}

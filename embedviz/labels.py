@@ -1,0 +1,84 @@
+"""Cluster labels: class-based TF-IDF keywords and the texts nearest each cluster's centre."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+NOISE_LABEL = "noise"
+WORD_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
+"""Words of two or more letters: no bare numbers, no underscores."""
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    cluster: int
+    size: int
+    keywords: tuple[str, ...]
+    representatives: tuple[int, ...]
+    """Rows nearest the cluster's centre, nearest first."""
+
+    @property
+    def label(self) -> str:
+        if self.cluster == -1:
+            return NOISE_LABEL
+        return ", ".join(self.keywords[:3]) or f"cluster {self.cluster}"
+
+
+def keywords(texts: Sequence[str], labels: np.ndarray, n_words: int = 5) -> dict[int, tuple[str, ...]]:
+    """Class-based TF-IDF: per cluster, the words frequent in it and rare elsewhere.
+
+    A word goes first to the cluster where it scores highest, so labels stay distinct.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    clusters = sorted(set(labels.tolist()) - {-1})
+    if not clusters:
+        return {}
+    vectorizer = CountVectorizer(stop_words="english", token_pattern=WORD_PATTERN, lowercase=True)
+    try:
+        counts = vectorizer.fit_transform(texts)
+    except ValueError:  # no words at all
+        return {c: () for c in clusters}
+    vocabulary = vectorizer.get_feature_names_out()
+    per_class = np.vstack([np.asarray(counts[labels == c].sum(axis=0)).ravel() for c in clusters])
+    tf = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1)
+    mean_words = per_class.sum() / len(clusters)
+    idf = np.log1p(mean_words / np.maximum(per_class.sum(axis=0), 1))
+    scores = tf * idf
+    owner = scores.argmax(axis=0)
+    result = {}
+    for row, c in enumerate(clusters):
+        ranked = [w for w in np.argsort(-scores[row], kind="stable") if per_class[row, w] > 0]
+        own = [w for w in ranked if owner[w] == row]
+        shared = [w for w in ranked if owner[w] != row]
+        chosen = own[:n_words] if len(own) >= 3 else own + shared[: n_words - len(own)]
+        result[c] = tuple(str(vocabulary[w]) for w in chosen[:n_words])
+    return result
+
+
+def representatives(vectors: np.ndarray, labels: np.ndarray, n: int = 3) -> dict[int, tuple[int, ...]]:
+    """Per cluster, the rows most similar to its (unit) mean vector."""
+    out = {}
+    for c in sorted(set(labels.tolist()) - {-1}):
+        rows = np.flatnonzero(labels == c)
+        centre = vectors[rows].mean(axis=0)
+        centre /= max(float(np.linalg.norm(centre)), 1e-12)
+        order = np.argsort(-(vectors[rows] @ centre), kind="stable")[:n]
+        out[c] = tuple(int(r) for r in rows[order])
+    return out
+
+
+def summarize(texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray) -> list[ClusterSummary]:
+    """One summary per cluster (largest first), then noise if any."""
+    words = keywords(texts, labels)
+    reps = representatives(vectors, labels)
+    sizes = dict(zip(*np.unique(labels, return_counts=True), strict=True))
+    summaries = [
+        ClusterSummary(int(c), int(sizes[c]), words.get(c, ()), reps[c]) for c in sorted(reps)
+    ]
+    if -1 in sizes:
+        summaries.append(ClusterSummary(-1, int(sizes[-1]), (), ()))
+    return summaries

@@ -1,0 +1,175 @@
+"""The reduce stage: unit vectors (n, d) -> map coordinates (n, 2 or 3), with trustworthiness."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from embedviz.errors import InputError
+from embedviz.neighbors import Neighbors, umap_knn
+from embedviz.progress import OnProgress, Progress, ignore
+
+log = logging.getLogger(__name__)
+
+Reducer = Literal["umap", "tsne", "pca"]
+REDUCERS: tuple[Reducer, ...] = ("umap", "tsne", "pca")
+MIN_POINTS = {"umap": 5, "tsne": 5, "pca": 1}
+"""Below this many texts, UMAP and t-SNE fall back to PCA (with a note)."""
+TRUST_SAMPLE = 2000
+TRUST_NEIGHBORS = 5
+
+
+@dataclass(frozen=True)
+class ReduceParams:
+    method: Reducer = "umap"
+    dims: int = 2
+    seed: int = 42
+    metric: Literal["cosine", "euclidean"] = "cosine"
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    perplexity: float = 30.0
+    learning_rate: float | None = None
+    """None: openTSNE's 'auto' (n / 12)."""
+    n_iter: int = 500
+
+    def __post_init__(self) -> None:
+        if self.method not in REDUCERS:
+            raise InputError(f"unknown reducer {self.method!r}; choose one of {', '.join(REDUCERS)}.")
+        if self.dims not in (2, 3):
+            raise InputError(f"dims must be 2 or 3, not {self.dims}.")
+        if self.n_neighbors < 2 or self.perplexity <= 0 or self.n_iter < 1:
+            raise InputError("n_neighbors must be at least 2; perplexity and n_iter above 0.")
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """coords: float32 (n, dims). notes: what was adjusted (clamped parameters, fallbacks)."""
+
+    coords: np.ndarray
+    trustworthiness: float | None
+    method: str
+    notes: tuple[str, ...] = ()
+
+
+def reduce(
+    vectors: np.ndarray,
+    params: ReduceParams = ReduceParams(),
+    *,
+    neighbors: Neighbors | None = None,
+    on_progress: OnProgress = ignore,
+) -> Projection:
+    """Project unit vectors (n, d) to (n, dims). `neighbors` (exact kNN, self excluded) spares
+    UMAP its own neighbour search."""
+    n = len(vectors)
+    if n == 0:
+        raise InputError("nothing to map: there are no texts.")
+    notes: list[str] = []
+    method = params.method
+    if n < MIN_POINTS[method]:
+        notes.append(f"{n} text(s) are too few for {method}; shown with PCA instead.")
+        method = "pca"
+    on_progress(Progress("reduce", 0, 1, method))
+    if method == "pca":
+        coords = _pca(vectors, params)
+    elif method == "tsne":
+        coords = _tsne(vectors, params, notes, on_progress)
+    else:
+        coords = _umap(vectors, params, neighbors, notes)
+    coords = np.ascontiguousarray(coords, dtype=np.float32)
+    trust = trustworthiness(vectors, coords, params.seed)
+    on_progress(Progress("reduce", 1, 1, method))
+    for note in notes:
+        log.info(note)
+    return Projection(coords, trust, method, tuple(notes))
+
+
+def trustworthiness(vectors: np.ndarray, coords: np.ndarray, seed: int = 0) -> float | None:
+    """scikit-learn's trustworthiness (cosine in the input space), on a sample of at most 2,000."""
+    from sklearn.manifold import trustworthiness as score
+
+    n = len(vectors)
+    if n > TRUST_SAMPLE:
+        pick = np.random.default_rng(seed).choice(n, TRUST_SAMPLE, replace=False)
+        vectors, coords = vectors[pick], coords[pick]
+        n = TRUST_SAMPLE
+    k = min(TRUST_NEIGHBORS, (n - 1) // 2)
+    if k < 1:
+        return None
+    return float(score(vectors, coords, n_neighbors=k, metric="cosine"))
+
+
+def _pca(vectors: np.ndarray, params: ReduceParams) -> np.ndarray:
+    n, d = vectors.shape
+    out = np.zeros((n, params.dims), dtype=np.float32)
+    width = min(params.dims, n - 1, d)
+    if width >= 1:
+        from sklearn.decomposition import PCA
+
+        out[:, :width] = PCA(n_components=width, random_state=params.seed).fit_transform(vectors)
+    return out
+
+
+def _tsne(vectors: np.ndarray, params: ReduceParams, notes: list[str], on_progress: OnProgress) -> np.ndarray:
+    from openTSNE import TSNE
+
+    n = len(vectors)
+    perplexity = params.perplexity
+    limit = (n - 1) / 3
+    if perplexity >= limit:
+        perplexity = max(1.0, limit - 0.5)
+        notes.append(f"perplexity lowered from {params.perplexity:g} to {perplexity:g} for {n} texts.")
+    total = 250 + params.n_iter
+    calls = [0]
+
+    def report(iteration, error, embedding) -> bool:
+        calls[0] += 1
+        on_progress(Progress("reduce", min(total, calls[0] * 50), total, "t-SNE"))
+        return False
+
+    tsne = TSNE(
+        n_components=params.dims,
+        perplexity=perplexity,
+        learning_rate=params.learning_rate or "auto",
+        n_iter=params.n_iter,
+        metric=params.metric,
+        random_state=params.seed,
+        negative_gradient_method="fft" if params.dims <= 2 else "bh",
+        n_jobs=-1,
+        callbacks=report,
+        callbacks_every_iters=50,
+        neighbors="exact" if n < 1000 else "auto",
+    )
+    return np.asarray(tsne.fit(vectors))
+
+
+def _umap(
+    vectors: np.ndarray, params: ReduceParams, neighbors: Neighbors | None, notes: list[str]
+) -> np.ndarray:
+    import umap
+
+    n = len(vectors)
+    n_neighbors = params.n_neighbors
+    if n_neighbors >= n:
+        n_neighbors = n - 1
+        notes.append(f"n_neighbors lowered from {params.n_neighbors} to {n_neighbors} for {n} texts.")
+    knn = None
+    if neighbors is not None and neighbors.k >= n_neighbors - 1:
+        knn = umap_knn(neighbors, n_neighbors, params.metric)
+    reducer = umap.UMAP(
+        n_components=params.dims,
+        n_neighbors=n_neighbors,
+        min_dist=params.min_dist,
+        metric=params.metric,
+        random_state=params.seed,
+        init="spectral" if n > 3 * params.dims + 10 else "random",
+        precomputed_knn=knn or (None, None, None),
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*n_jobs.*overridden.*")
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+        warnings.filterwarnings("ignore", category=UserWarning, module="umap")
+        return reducer.fit_transform(vectors)

@@ -1,0 +1,197 @@
+"""Persistent store on disk: embeddings per (backend space, text sha256), and artifacts
+(projections, neighbour graphs, clusterings) per (kind, embeddings fingerprint, params, version).
+
+SQLite in WAL mode: a write is one transaction, so an interrupted write never damages earlier
+entries, and several processes may write at once. A file SQLite cannot read is moved aside with
+a warning and a new store is started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PIPELINE_VERSION = 1
+"""Bump when what a stored artifact means changes; old artifacts are then ignored."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS embeddings (
+    space TEXT NOT NULL,
+    sha BLOB NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (space, sha)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS artifacts (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    value BLOB NOT NULL,
+    created REAL NOT NULL
+);
+"""
+_CHUNK = 500
+
+
+def default_store_path() -> Path:
+    """`$EMBEDVIZ_CACHE_DIR/store.sqlite`, else the user's cache folder."""
+    folder = os.environ.get("EMBEDVIZ_CACHE_DIR")
+    if not folder:
+        from platformdirs import user_cache_dir
+
+        folder = user_cache_dir("embedviz")
+    return Path(folder) / "store.sqlite"
+
+
+def digest(value: object) -> str:
+    """A stable hex key for JSON-able values and dataclasses."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:40]
+
+
+def artifact_key(kind: str, fingerprint: str, params: object = None) -> str:
+    return digest({"kind": kind, "of": fingerprint, "params": params, "v": PIPELINE_VERSION})
+
+
+class Store:
+    """Thread-safe handle on one store file. Reads of a damaged file count as misses."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = Path(path) if path else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.warnings: list[str] = []
+        self._lock = threading.RLock()
+        self._conn = self._open()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=60, check_same_thread=False, isolation_level=None
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+        conn.execute("SELECT count(*) FROM (SELECT 1 FROM embeddings LIMIT 1)").fetchone()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise
+            self._move_aside(e)
+            return self._connect()
+
+    def _move_aside(self, error: Exception) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(str(self.path) + suffix)
+            if part.exists():
+                part.replace(Path(str(target) + suffix))
+        message = f"The store {self.path} could not be read ({error}); moved it to {target} and started a new one."
+        log.warning(message)
+        self.warnings.append(message)
+
+    def _recover(self, error: sqlite3.DatabaseError) -> None:
+        """A damaged file found mid-session: set it aside and continue with a new one."""
+        if isinstance(error, sqlite3.OperationalError):
+            raise error
+        try:
+            self._conn.close()
+        except sqlite3.Error:
+            pass
+        self._move_aside(error)
+        self._conn = self._connect()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # embeddings
+    def get_vectors(self, space: str, shas: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """Stored vectors for the given text hashes (float32, 1-D); missing ones are absent."""
+        found: dict[bytes, np.ndarray] = {}
+        unique = list(dict.fromkeys(shas))
+        with self._lock:
+            try:
+                for start in range(0, len(unique), _CHUNK):
+                    chunk = unique[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows = self._conn.execute(
+                        f"SELECT sha, vector FROM embeddings WHERE space = ? AND sha IN ({marks})",
+                        [space, *chunk],
+                    )
+                    for sha, blob in rows:
+                        found[bytes(sha)] = np.frombuffer(blob, dtype=np.float32)
+            except sqlite3.DatabaseError as e:
+                self._recover(e)
+                return {}
+        return found
+
+    def put_vectors(self, space: str, shas: Sequence[bytes], vectors: np.ndarray) -> None:
+        """Store rows of `vectors` (n, d) under `shas` (n,), in one transaction."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        rows = [(space, sha, vectors[i].tobytes()) for i, sha in enumerate(shas)]
+        self._write("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)", rows)
+
+    def count_vectors(self, space: str | None = None) -> int:
+        with self._lock:
+            if space is None:
+                return self._conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+            query = "SELECT count(*) FROM embeddings WHERE space = ?"
+            return self._conn.execute(query, [space]).fetchone()[0]
+
+    # artifacts
+    def get_artifact(self, key: str) -> dict[str, np.ndarray] | None:
+        with self._lock:
+            try:
+                row = self._conn.execute(
+                    "SELECT value FROM artifacts WHERE key = ?", [key]
+                ).fetchone()
+            except sqlite3.DatabaseError as e:
+                self._recover(e)
+                return None
+        if row is None:
+            return None
+        with np.load(io.BytesIO(row[0]), allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+
+    def put_artifact(self, key: str, kind: str, arrays: Mapping[str, np.ndarray]) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        self._write(
+            "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)",
+            [(key, kind, buffer.getvalue(), time.time())],
+        )
+
+    def _write(self, sql: str, rows: list[tuple]) -> None:
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        self._conn.executemany(sql, rows)
+                        self._conn.execute("COMMIT")
+                    except BaseException:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._conn.execute("ROLLBACK")
+                        raise
+                    return
+                except sqlite3.DatabaseError as e:
+                    if attempt == 2:
+                        raise
+                    self._recover(e)
