@@ -226,6 +226,8 @@ def _as_text(value: object) -> str | None:
         return None
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return value if isinstance(value, str) else str(value)
 
 
@@ -294,17 +296,32 @@ def _decode(name: str, data: bytes, warn: list[str]) -> tuple[str, str]:
     return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
 
 
+_SINGLE_BYTE_LATIN = {
+    "cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_9", "iso8859_15",
+    "iso8859_16", "mac_roman", "mac_latin2", "cp850", "cp437", "cp858",
+}
+
+
 def _detect_encoding(name: str, data: bytes) -> str:
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[: 2**20]).best()
     if best is None:
         raise InputError(f"{name}: looks like a binary file, not text; upload a text or table file.")
+    if best.encoding in _SINGLE_BYTE_LATIN:
+        # Short Latin-script samples fit several code pages equally; Windows-1252 is by far the
+        # most common of them, and Latin-1 decodes every byte.
+        for encoding in ("cp1252", "latin-1"):
+            try:
+                data.decode(encoding)
+                return encoding
+            except UnicodeDecodeError:
+                continue
     return best.encoding
 
 
 def _parse_txt(name: str, text: str, warn: list[str]) -> pd.DataFrame:
-    lines = [line for line in text.split("\n") if line.strip()]
+    lines = [line for line in text.splitlines() if line.strip()]
     return pd.DataFrame({TEXT_COLUMN_DEFAULT: lines})
 
 

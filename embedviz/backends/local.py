@@ -52,6 +52,7 @@ def load_model(model: str, device: str):
             except ImportError:
                 raise BackendError("pip install sentence-transformers to use this backend") from None
             log.info("loading model %s on %s", model, device)
+            _quiet_transformers()
             try:
                 _models[key] = SentenceTransformer(path, device=device)
             except (OSError, ValueError) as e:
@@ -60,6 +61,17 @@ def load_model(model: str, device: str):
                     f"give the path of a local model folder or use {DEFAULT_MODEL!r} ({type(e).__name__})."
                 ) from None
         return _models[key]
+
+
+def _quiet_transformers() -> None:
+    """No weight-loading progress bars or notices on the user's terminal."""
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+    except ImportError:
+        pass
 
 
 def default_device() -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,16 +64,13 @@ class PrecomputedBackend(Backend):
 
 
 def vectors_from_column(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """(n, d) float32 from a column of lists, arrays or "[0.1, 0.2]" strings."""
+    """(n, d) float32 from a column of lists, arrays or strings like "[0.1, 0.2]" or "0.1 0.2"."""
     if column not in frame.columns:
         raise InputError(f"no column named {column!r}; the columns are {', '.join(frame.columns)}.")
     rows = []
     for number, cell in enumerate(frame[column]):
         if isinstance(cell, str):
-            try:
-                cell = ast.literal_eval(cell.strip())
-            except (ValueError, SyntaxError):
-                raise InputError(f"column {column!r}, row {number}: not a list of numbers.") from None
+            cell = [part for part in re.split(r"[,\s]+", cell.strip().strip("[]()")) if part]
         try:
             rows.append(np.asarray(cell, dtype=np.float32).ravel())
         except (TypeError, ValueError):

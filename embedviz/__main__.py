@@ -1,0 +1,5 @@
+import sys
+
+from embedviz.cli import main
+
+sys.exit(main())

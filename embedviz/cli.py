@@ -1,0 +1,202 @@
+"""Command line: `embedviz map` and `embedviz search`. Bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from embedviz.backends import BACKENDS, DEFAULT_BACKEND, make_backend
+from embedviz.backends.base import Backend
+from embedviz.cluster import CLUSTER_METHODS, ClusterParams
+from embedviz.corpus import Corpus, load_corpus
+from embedviz.errors import EmbedvizError, InputError
+from embedviz.progress import Progress
+from embedviz.reduce import REDUCERS, ReduceParams
+from embedviz.store import Store
+
+log = logging.getLogger("embedviz")
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        sys.stderr.write(f"embedviz: error: {message} (see embedviz {self.prog.split()[-1]} --help)\n")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _clusters(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, not {value!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError("the number of clusters must be at least 1")
+    return k
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="embedviz", description="Explore text embeddings.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r, c = ReduceParams(), ClusterParams()
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("input", help="a .txt, .csv, .tsv, .jsonl, .json or .parquet file (or .gz)")
+        p.add_argument("--text-column", help="the column holding the texts (default: picked)")
+        p.add_argument("--backend", default=DEFAULT_BACKEND, choices=sorted(BACKENDS))
+        p.add_argument("--model", help="model name or local folder (backend's default)")
+        p.add_argument("--dimensions", type=int, help="vector size (openai text-embedding-3-*, tfidf)")
+        p.add_argument("--base-url", help="OpenAI-compatible server (openai backend)")
+        p.add_argument("--batch-size", type=int, default=32, help="sentence-transformers batch size")
+        p.add_argument("--vectors", help="precomputed backend: a column name or a .npy file")
+        p.add_argument("--cache-dir", help="store folder (default: $EMBEDVIZ_CACHE_DIR or user cache)")
+        p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
+
+    m = sub.add_parser("map", help="write a table with map coordinates and clusters")
+    common(m)
+    m.add_argument("--out", required=True, help="output .parquet or .csv")
+    m.add_argument("--reducer", default=r.method, choices=REDUCERS)
+    m.add_argument("--dims", type=int, default=r.dims, choices=(2, 3))
+    m.add_argument("--clusters", type=_clusters, default=c.k, help="'auto' or a number (default auto)")
+    m.add_argument("--cluster-method", default=c.method, choices=CLUSTER_METHODS)
+    m.add_argument("--min-cluster-size", type=int, default=c.min_cluster_size, help="hdbscan")
+    m.add_argument("--n-neighbors", type=int, default=r.n_neighbors, help="umap")
+    m.add_argument("--min-dist", type=float, default=r.min_dist, help="umap")
+    m.add_argument("--perplexity", type=float, default=r.perplexity, help="tsne")
+    m.add_argument("--seed", type=int, default=r.seed)
+
+    s = sub.add_parser("search", help="print the texts nearest a query as JSON lines")
+    common(s)
+    s.add_argument("--query", required=True)
+    s.add_argument("-k", type=int, default=10)
+    return parser
+
+
+def backend_from_args(args: argparse.Namespace, corpus: Corpus) -> Backend:
+    options: dict = {}
+    if args.backend == "sentence-transformers":
+        options = {"model": args.model, "batch_size": args.batch_size}
+    elif args.backend == "openai":
+        options = {"model": args.model, "dimensions": args.dimensions, "base_url": args.base_url}
+    elif args.backend == "tfidf" and args.dimensions:
+        options = {"dimensions": args.dimensions}
+    elif args.backend == "precomputed":
+        options = {"vectors": _precomputed_vectors(args.vectors, corpus), "source": args.vectors}
+    elif args.model:
+        options = {"model": args.model}
+    return make_backend(args.backend, **options)
+
+
+def _precomputed_vectors(source: str | None, corpus: Corpus):
+    from embedviz.backends.precomputed import vectors_from_column, vectors_from_npy
+
+    if not source:
+        raise InputError("the precomputed backend needs --vectors COLUMN or --vectors FILE.npy.")
+    if source.endswith(".npy"):
+        return vectors_from_npy(source, corpus.rows, corpus.report.n_input_rows)
+    return vectors_from_column(corpus.frame, source)
+
+
+class _Bars:
+    """tqdm bars, one per stage, on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bars: dict = {}
+
+    def __call__(self, event: Progress) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(event.stage)
+        if bar is None:
+            bar = self.bars[event.stage] = tqdm(total=event.total, desc=event.stage, unit="", leave=False)
+        bar.total = event.total
+        bar.n = event.done
+        if event.detail:
+            bar.set_postfix_str(event.detail, refresh=False)
+        bar.refresh()
+        if event.done >= event.total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:
+    from embedviz.export import write_table
+    from embedviz.pipeline import build_map
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(f"{out.name}: the output must end in .csv or .parquet.")
+    reduce_params = ReduceParams(
+        method=args.reducer,
+        dims=args.dims,
+        seed=args.seed,
+        n_neighbors=args.n_neighbors,
+        min_dist=args.min_dist,
+        perplexity=args.perplexity,
+    )
+    cluster_params = ClusterParams(
+        method=args.cluster_method, k=args.clusters, min_cluster_size=args.min_cluster_size, seed=args.seed
+    )
+    result = build_map(corpus, backend, store, reduce_params, cluster_params, on_progress=bars)
+    write_table(result.frame, out)
+    trust = result.projection.trustworthiness
+    log.info(
+        "map: %s, trustworthiness %s; %d clusters; wrote %s",
+        result.projection.method,
+        f"{trust:.3f}" if trust is not None else "n/a",
+        result.clusters.clustering.k,
+        out,
+    )
+
+
+def run_search(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:
+    from embedviz.pipeline import search
+
+    for hit in search(corpus, backend, store, args.query, args.k, on_progress=bars):
+        print(json.dumps({"rank": hit.rank, "row": hit.row, "score": round(hit.score, 6), "text": hit.text}, ensure_ascii=False))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="embedviz: %(message)s", stream=sys.stderr)
+    started = time.perf_counter()
+    bars = _Bars(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        corpus = load_corpus(args.input, text_column=args.text_column)
+        backend = backend_from_args(args, corpus)
+        store = Store(Path(args.cache_dir) / "store.sqlite" if args.cache_dir else None)
+        if not args.quiet:
+            log.setLevel(logging.INFO)
+            log.info("%s: %s", corpus.name, corpus.report.summary())
+            for warning in corpus.report.warnings + tuple(store.warnings):
+                log.warning(warning)
+        (run_map if args.command == "map" else run_search)(args, corpus, backend, store, bars)
+    except EmbedvizError as e:
+        bars.close()
+        sys.stderr.write(f"embedviz: error: {e}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        bars.close()
+        sys.stderr.write("embedviz: interrupted; work done so far is in the store.\n")
+        return 130
+    except Exception as e:
+        if os.environ.get("EMBEDVIZ_DEBUG"):
+            raise
+        sys.stderr.write(f"embedviz: internal error: {type(e).__name__}: {e} (set EMBEDVIZ_DEBUG=1 for details)\n")
+        return 1
+    bars.close()
+    log.info("done in %.1f s", time.perf_counter() - started)
+    return 0

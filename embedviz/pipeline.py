@@ -1,0 +1,187 @@
+"""The pipeline with the store: embed -> neighbors -> reduce -> cluster -> label, each stage's
+result kept on disk and reused. The page, the CLI and the Python API all call these."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from embedviz.backends.base import Backend
+from embedviz.cluster import ClusterParams, Clustering, cluster
+from embedviz.corpus import Corpus
+from embedviz.embed import Embeddings, embed, embed_query
+from embedviz.errors import InputError
+from embedviz.labels import ClusterSummary, summarize
+from embedviz.neighbors import Neighbors, knn_graph, top_k
+from embedviz.progress import OnProgress, Progress, ignore
+from embedviz.reduce import Projection, ReduceParams, reduce
+from embedviz.store import Store, artifact_key
+
+log = logging.getLogger(__name__)
+
+GRAPH_K = 30
+"""Neighbours kept per row in the shared kNN graph (search, clustering, UMAP)."""
+OUTPUT_COLUMNS = ("x", "y", "z", "cluster", "cluster_label")
+
+
+def embeddings(
+    corpus: Corpus, backend: Backend, store: Store | None, on_progress: OnProgress = ignore
+) -> Embeddings:
+    return embed(corpus.texts, backend, store, hashes=corpus.text_hashes, on_progress=on_progress)
+
+
+def neighbor_graph(emb: Embeddings, store: Store | None, k: int = GRAPH_K) -> Neighbors:
+    """The exact kNN graph of an embedding set, computed once and stored."""
+    k = min(max(k, GRAPH_K), max(len(emb) - 1, 0))
+    key = artifact_key("knn", emb.fingerprint, {"k": k})
+    hit = store.get_artifact(key) if store else None
+    if hit is not None:
+        return Neighbors(hit["indices"], hit["scores"])
+    graph = knn_graph(emb.vectors, k)
+    if store:
+        store.put_artifact(key, "knn", {"indices": graph.indices, "scores": graph.scores})
+    return graph
+
+
+def projection(
+    emb: Embeddings,
+    params: ReduceParams,
+    store: Store | None,
+    on_progress: OnProgress = ignore,
+) -> Projection:
+    key = artifact_key("projection", emb.fingerprint, params)
+    hit = store.get_artifact(key) if store else None
+    if hit is not None:
+        meta = json.loads(str(hit["meta"]))
+        on_progress(Progress("reduce", 1, 1, "from store"))
+        return Projection(hit["coords"], meta["trustworthiness"], meta["method"], tuple(meta["notes"]))
+    graph = neighbor_graph(emb, store, params.n_neighbors) if params.method == "umap" else None
+    result = reduce(emb.vectors, params, neighbors=graph, on_progress=on_progress)
+    if store:
+        meta = {"trustworthiness": result.trustworthiness, "method": result.method, "notes": result.notes}
+        store.put_artifact(key, "projection", {"coords": result.coords, "meta": np.array(json.dumps(meta))})
+    return result
+
+
+@dataclass(frozen=True, eq=False)
+class LabelledClustering:
+    clustering: Clustering
+    summaries: tuple[ClusterSummary, ...]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.clustering.labels
+
+    def label_names(self) -> np.ndarray:
+        """The label text of each row: (n,) str."""
+        names = {s.cluster: s.label for s in self.summaries}
+        return np.array([names[int(c)] for c in self.labels], dtype=object)
+
+
+def clustering(
+    corpus: Corpus, emb: Embeddings, params: ClusterParams, store: Store | None
+) -> LabelledClustering:
+    key = artifact_key("clustering", emb.fingerprint, params)
+    hit = store.get_artifact(key) if store else None
+    if hit is not None:
+        meta = json.loads(str(hit["meta"]))
+        summaries = tuple(
+            ClusterSummary(s["cluster"], s["size"], tuple(s["keywords"]), tuple(s["representatives"]))
+            for s in meta["summaries"]
+        )
+        return LabelledClustering(Clustering(hit["labels"], tuple(meta["notes"])), summaries)
+    graph = neighbor_graph(emb, store) if params.method == "agglomerative" else None
+    result = cluster(emb.vectors, params, neighbors=graph)
+    summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels))
+    if store:
+        meta = {"notes": result.notes, "summaries": [asdict(s) for s in summaries]}
+        store.put_artifact(key, "clustering", {"labels": result.labels, "meta": np.array(json.dumps(meta))})
+    return LabelledClustering(result, summaries)
+
+
+@dataclass(frozen=True, eq=False)
+class MapResult:
+    frame: pd.DataFrame
+    """Every input column, then x, y (z), cluster, cluster_label."""
+    embeddings: Embeddings
+    projection: Projection
+    clusters: LabelledClustering
+    notes: tuple[str, ...] = field(default=())
+
+
+def build_map(
+    corpus: Corpus,
+    backend: Backend,
+    store: Store | None,
+    reduce_params: ReduceParams = ReduceParams(),
+    cluster_params: ClusterParams = ClusterParams(),
+    on_progress: OnProgress = ignore,
+) -> MapResult:
+    emb = embeddings(corpus, backend, store, on_progress)
+    proj = projection(emb, reduce_params, store, on_progress)
+    on_progress(Progress("cluster", 0, 1))
+    clusters = clustering(corpus, emb, cluster_params, store)
+    on_progress(Progress("cluster", 1, 1))
+    frame = map_frame(corpus, proj, clusters)
+    return MapResult(frame, emb, proj, clusters, proj.notes + clusters.clustering.notes)
+
+
+def map_frame(corpus: Corpus, proj: Projection, clusters: LabelledClustering) -> pd.DataFrame:
+    frame = corpus.frame.rename(columns={c: f"{c}_input" for c in OUTPUT_COLUMNS if c in corpus.frame})
+    for axis, name in enumerate("xyz"[: proj.coords.shape[1]]):
+        frame[name] = proj.coords[:, axis]
+    frame["cluster"] = clusters.labels.astype(np.int64)
+    frame["cluster_label"] = clusters.label_names().astype(str)
+    return frame
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    row: int
+    """0-based row of the input file."""
+    score: float
+    text: str
+
+
+def search(
+    corpus: Corpus,
+    backend: Backend,
+    store: Store | None,
+    query: str,
+    k: int = 10,
+    on_progress: OnProgress = ignore,
+) -> list[Hit]:
+    """The k texts most similar to `query`, embedded by the same backend."""
+    if not query.strip():
+        raise InputError("the query is empty; type some text to search for.")
+    emb = embeddings(corpus, backend, store, on_progress)
+    vector = embed_query(query, backend, store)
+    found = top_k(emb.vectors, vector[None, :], k)
+    return hits(corpus, found.indices[0], found.scores[0])
+
+
+def similar(corpus: Corpus, emb: Embeddings, store: Store | None, row: int, k: int = 10) -> list[Hit]:
+    """"More like this": the k nearest other texts to corpus position `row`."""
+    if not 0 <= row < len(emb):
+        raise InputError(f"row {row} is out of range (0 to {len(emb) - 1}).")
+    if k <= GRAPH_K:
+        graph = neighbor_graph(emb, store)
+        indices, scores = graph.indices[row, :k], graph.scores[row, :k]
+    else:
+        found = top_k(emb.vectors, emb.vectors[row : row + 1], k + 1)
+        keep = found.indices[0] != row
+        indices, scores = found.indices[0][keep][:k], found.scores[0][keep][:k]
+    return hits(corpus, indices, scores)
+
+
+def hits(corpus: Corpus, indices: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    texts = corpus.texts
+    return [
+        Hit(rank, int(corpus.rows[i]), float(s), texts[i])
+        for rank, (i, s) in enumerate(zip(indices, scores, strict=True), start=1)
+    ]

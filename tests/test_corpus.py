@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import gzip
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embedviz import InputError, Limits, corpus_from_text, load_corpus
+
+ROWS = [
+    {"id": 1, "title": "short", "body": "A much longer body of text about rockets and planets"},
+    {"id": 2, "title": "tiny", "body": "Another long body text, about baking bread at home"},
+    {"id": 3, "title": "x", "body": ""},
+    {"id": 4, "title": "dup", "body": "Another long body text, about baking bread at home"},
+]
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(ROWS)
+
+
+def write(tmp_path, name: str, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def as_parquet(df: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    df.to_parquet(buffer)
+    return buffer.getvalue()
+
+
+FORMATS = {
+    "data.csv": lambda df: df.to_csv(index=False).encode(),
+    "data.tsv": lambda df: df.to_csv(index=False, sep="\t").encode(),
+    "data.jsonl": lambda df: df.to_json(orient="records", lines=True).encode(),
+    "data.ndjson": lambda df: df.to_json(orient="records", lines=True).encode(),
+    "data.json": lambda df: df.to_json(orient="records").encode(),
+    "data.parquet": as_parquet,
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+@pytest.mark.parametrize("gz", [False, True])
+def test_every_table_format_picks_the_longest_text_column(tmp_path, name, gz):
+    data = FORMATS[name](frame())
+    if gz:
+        data, name = gzip.compress(data), name + ".gz"
+    corpus = load_corpus(write(tmp_path, name, data))
+    assert corpus.text_column == "body"
+    assert len(corpus) == 3
+    assert corpus.report.n_dropped == 1
+    assert corpus.report.n_duplicates == 1
+    assert corpus.rows.tolist() == [0, 1, 3]
+    assert set(corpus.metadata_columns) == {"id", "title"}
+    assert corpus.texts[0].startswith("A much longer")
+
+
+def test_text_column_can_be_named_and_a_wrong_name_lists_the_columns(tmp_path):
+    path = write(tmp_path, "d.csv", FORMATS["data.csv"](frame()))
+    assert load_corpus(path, text_column="title").texts == ["short", "tiny", "x", "dup"]
+    with pytest.raises(InputError, match="no column named 'nope'.*id, title, body"):
+        load_corpus(path, text_column="nope")
+
+
+def test_txt_and_pasted_text_drop_blank_lines():
+    corpus = corpus_from_text("first line\n\n  \nsecond line\r\nthird\n")
+    assert corpus.texts == ["first line", "second line", "third"]
+    file_corpus = load_corpus(b"one\n\ntwo\n", name="notes.txt")
+    assert file_corpus.texts == ["one", "two"]
+
+
+def test_bytes_with_bom_and_other_encodings(tmp_path):
+    text = "text\ncaf\u00e9 cr\u00e8me\nna\u00efve r\u00e9sum\u00e9\n"
+    bom = load_corpus(b"\xef\xbb\xbf" + text.encode(), name="a.csv")
+    assert bom.text_column == "text" and bom.texts[0] == "caf\u00e9 cr\u00e8me"
+    assert not bom.report.warnings
+    utf16 = load_corpus(text.encode("utf-16"), name="b.csv")
+    assert utf16.texts == bom.texts
+    latin = load_corpus(text.encode("latin-1"), name="c.csv")
+    assert latin.texts == bom.texts
+    assert latin.report.warnings and "not UTF-8" in latin.report.warnings[0]
+
+
+def test_binary_file_named_csv_is_refused():
+    data = bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8))
+    with pytest.raises(InputError, match="binary"):
+        load_corpus(data, name="image.csv")
+
+
+def test_empty_and_header_only_files():
+    with pytest.raises(InputError, match="empty"):
+        load_corpus(b"", name="empty.csv")
+    with pytest.raises(InputError, match="no rows"):
+        load_corpus(b"text,label\n", name="header.csv")
+    with pytest.raises(InputError, match="empty in every row"):
+        load_corpus(b"text,label\n,a\n  ,b\n", name="blank.csv")
+
+
+def test_jsonl_bad_line_is_named():
+    data = b'{"text": "ok"}\n{"text": "fine"}\n{"text": broken}\n'
+    with pytest.raises(InputError, match="line 3"):
+        load_corpus(data, name="d.jsonl")
+
+
+def test_limits_give_clear_errors():
+    data = "\n".join(f"text {i}" for i in range(50)).encode()
+    with pytest.raises(InputError, match="over the limit of 10.*EMBEDVIZ_MAX_ROWS"):
+        load_corpus(data, name="d.txt", limits=Limits(max_rows=10))
+    with pytest.raises(InputError, match="size limit"):
+        load_corpus(data, name="d.txt", limits=Limits(max_bytes=100))
+    with pytest.raises(InputError, match="uncompressed"):
+        load_corpus(gzip.compress(data), name="d.txt.gz", limits=Limits(max_bytes=200))
+
+
+def test_unsupported_suffix_and_missing_file(tmp_path):
+    with pytest.raises(InputError, match="unsupported file type '.docx'"):
+        load_corpus(b"x", name="report.docx")
+    with pytest.raises(InputError, match="no such file"):
+        load_corpus(tmp_path / "missing.csv")
+
+
+def test_ragged_csv_rows_are_skipped_and_counted():
+    data = b"text,label\nfine row,a\nbad,row,extra,fields\nanother,b\n"
+    corpus = load_corpus(data, name="r.csv")
+    assert corpus.texts == ["fine row", "another"]
+    assert any("skipped 1" in w for w in corpus.report.warnings)
+
+
+def test_numbers_in_the_text_column_become_text():
+    corpus = load_corpus(json.dumps([{"text": 12}, {"text": 3.5}]).encode(), name="n.json")
+    assert corpus.texts == ["12", "3.5"]
+
+
+def test_fingerprint_follows_texts_not_metadata():
+    a = corpus_from_text("alpha\nbeta")
+    b = load_corpus(b"text,extra\nalpha,1\nbeta,2\n", name="b.csv")
+    assert a.fingerprint == b.fingerprint
+    assert a.fingerprint != corpus_from_text("beta\nalpha").fingerprint
