@@ -42,6 +42,19 @@ def _clusters(value: str) -> int | None:
     return k
 
 
+def _output(value: str) -> Path:
+    path = Path(value)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise argparse.ArgumentTypeError(f"{path.name}: the output must end in .csv or .parquet")
+    return path
+
+
+def _query(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("the query is empty; type some text to search for")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="embedviz", description="Explore text embeddings.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -61,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("map", help="write a table with map coordinates and clusters")
     common(m)
-    m.add_argument("--out", required=True, help="output .parquet or .csv")
+    m.add_argument("--out", required=True, type=_output, help="output .parquet or .csv")
     m.add_argument("--reducer", default=r.method, choices=REDUCERS)
     m.add_argument("--dims", type=int, default=r.dims, choices=(2, 3))
     m.add_argument("--clusters", type=_clusters, default=c.k, help="'auto' or a number (default auto)")
@@ -74,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("search", help="print the texts nearest a query as JSON lines")
     common(s)
-    s.add_argument("--query", required=True)
+    s.add_argument("--query", required=True, type=_query)
     s.add_argument("-k", type=int, default=10)
     return parser
 
@@ -136,9 +149,7 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
     from embedviz.export import write_table
     from embedviz.pipeline import build_map
 
-    out = Path(args.out)
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(f"{out.name}: the output must end in .csv or .parquet.")
+    out = args.out
     reduce_params = ReduceParams(
         method=args.reducer,
         dims=args.dims,
@@ -166,12 +177,28 @@ def run_search(args: argparse.Namespace, corpus: Corpus, backend: Backend, store
     from embedviz.pipeline import search
 
     for hit in search(corpus, backend, store, args.query, args.k, on_progress=bars):
-        print(json.dumps({"rank": hit.rank, "row": hit.row, "score": round(hit.score, 6), "text": hit.text}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"rank": hit.rank, "row": hit.row, "score": round(hit.score, 6), "text": hit.text},
+                ensure_ascii=False,
+            )
+        )
+
+
+def _log_to_stderr() -> None:
+    """The library's log lines, prefixed, on this process's stderr (once per call of main)."""
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("embedviz: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
+    log.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="embedviz: %(message)s", stream=sys.stderr)
+    _log_to_stderr()
     started = time.perf_counter()
     bars = _Bars(enabled=not args.quiet and sys.stderr.isatty())
     try:
@@ -179,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         backend = backend_from_args(args, corpus)
         store = Store(Path(args.cache_dir) / "store.sqlite" if args.cache_dir else None)
         if not args.quiet:
-            log.setLevel(logging.INFO)
+            log.setLevel(logging.INFO)  # only after the input proved usable: bad input stays one line
             log.info("%s: %s", corpus.name, corpus.report.summary())
             for warning in corpus.report.warnings + tuple(store.warnings):
                 log.warning(warning)
@@ -195,7 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if os.environ.get("EMBEDVIZ_DEBUG"):
             raise
-        sys.stderr.write(f"embedviz: internal error: {type(e).__name__}: {e} (set EMBEDVIZ_DEBUG=1 for details)\n")
+        sys.stderr.write(
+            f"embedviz: internal error: {type(e).__name__}: {e} (set EMBEDVIZ_DEBUG=1 for details)\n"
+        )
         return 1
     bars.close()
     log.info("done in %.1f s", time.perf_counter() - started)

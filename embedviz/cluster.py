@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -94,7 +95,9 @@ def _agglomerative_fitter(vectors: np.ndarray, neighbors: Neighbors | None):
         model = AgglomerativeClustering(
             n_clusters=k, linkage="ward", connectivity=connectivity, memory=memory, compute_full_tree=True
         )
-        return model.fit_predict(vectors)
+        with warnings.catch_warnings():  # a kNN graph of separate groups is completed on purpose
+            warnings.filterwarnings("ignore", message=".*connected components.*")
+            return model.fit_predict(vectors)
 
     return fit
 
@@ -115,7 +118,11 @@ def _pick_k(vectors: np.ndarray, fit, params: ClusterParams) -> int:
     n = len(vectors)
     rng = np.random.default_rng(params.seed)
     sample = rng.choice(n, min(n, SILHOUETTE_SAMPLE), replace=False)
-    candidates = [k for k in (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 20, 25, 30, 40, 50) if k <= min(params.k_max, n - 1)]
+    candidates = [
+        k
+        for k in (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 20, 25, 30, 40, 50)
+        if k <= min(params.k_max, n - 1)
+    ]
     best_k, best_score = 1, -1.0
     for k in candidates:
         labels = fit(vectors, k, params.seed)

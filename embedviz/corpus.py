@@ -172,9 +172,7 @@ def corpus_from_frame(
         )
     column = text_column or pick_text_column(frame, name)
     if column not in frame.columns:
-        raise InputError(
-            f"{name}: no column named {column!r}; the columns are {', '.join(frame.columns)}."
-        )
+        raise InputError(f"{name}: no column named {column!r}; the columns are {', '.join(frame.columns)}.")
     texts = frame[column].map(_as_text)
     keep = texts.str.strip().str.len().fillna(0).to_numpy() > 0
     if not keep.any():
@@ -297,8 +295,20 @@ def _decode(name: str, data: bytes, warn: list[str]) -> tuple[str, str]:
 
 
 _SINGLE_BYTE_LATIN = {
-    "cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_9", "iso8859_15",
-    "iso8859_16", "mac_roman", "mac_latin2", "cp850", "cp437", "cp858",
+    "cp1250",
+    "cp1252",
+    "cp1254",
+    "cp1257",
+    "latin_1",
+    "iso8859_2",
+    "iso8859_9",
+    "iso8859_15",
+    "iso8859_16",
+    "mac_roman",
+    "mac_latin2",
+    "cp850",
+    "cp437",
+    "cp858",
 }
 
 

@@ -70,7 +70,10 @@ def embed(
         on_progress(Progress("embed", done, total, f"{n_cached:,} from store"))
     log.info(
         "embeddings: %s texts (%s unique), %s encoded, %s from store",
-        f"{len(hashes):,}", f"{total:,}", f"{len(missing):,}", f"{n_cached:,}",
+        f"{len(hashes):,}",
+        f"{total:,}",
+        f"{len(missing):,}",
+        f"{n_cached:,}",
     )
     vectors = np.vstack([found[sha] for sha in hashes]) if hashes else np.zeros((0, 0), np.float32)
     return Embeddings(vectors, space, fingerprint, len(missing), n_cached)

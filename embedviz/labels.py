@@ -76,9 +76,7 @@ def summarize(texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray) -> 
     words = keywords(texts, labels)
     reps = representatives(vectors, labels)
     sizes = dict(zip(*np.unique(labels, return_counts=True), strict=True))
-    summaries = [
-        ClusterSummary(int(c), int(sizes[c]), words.get(c, ()), reps[c]) for c in sorted(reps)
-    ]
+    summaries = [ClusterSummary(int(c), int(sizes[c]), words.get(c, ()), reps[c]) for c in sorted(reps)]
     if -1 in sizes:
         summaries.append(ClusterSummary(-1, int(sizes[-1]), (), ()))
     return summaries

@@ -22,9 +22,7 @@ class Neighbors:
         return self.indices.shape[1]
 
 
-def top_k(
-    vectors: np.ndarray, queries: np.ndarray, k: int, *, exclude_self: bool = False
-) -> Neighbors:
+def top_k(vectors: np.ndarray, queries: np.ndarray, k: int, *, exclude_self: bool = False) -> Neighbors:
     """For each query (m, d), the k most similar rows of `vectors` (n, d).
 
     With exclude_self, query i is row i of vectors and never its own neighbour.
@@ -43,7 +41,11 @@ def top_k(
         if exclude_self:
             rows = np.arange(stop - start)
             sims[rows, rows + start] = -np.inf
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (stop - start, 1))
+        part = (
+            np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            if k < n
+            else np.tile(np.arange(n), (stop - start, 1))
+        )
         part_scores = np.take_along_axis(sims, part, axis=1)
         order = np.argsort(-part_scores, axis=1, kind="stable")
         indices[start:stop] = np.take_along_axis(part, order, axis=1)

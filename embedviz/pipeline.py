@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from embedviz.backends.base import Backend
-from embedviz.cluster import ClusterParams, Clustering, cluster
+from embedviz.cluster import Clustering, ClusterParams, cluster
 from embedviz.corpus import Corpus
 from embedviz.embed import Embeddings, embed, embed_query
 from embedviz.errors import InputError
@@ -166,7 +166,7 @@ def search(
 
 
 def similar(corpus: Corpus, emb: Embeddings, store: Store | None, row: int, k: int = 10) -> list[Hit]:
-    """"More like this": the k nearest other texts to corpus position `row`."""
+    """ "More like this": the k nearest other texts to corpus position `row`."""
     if not 0 <= row < len(emb):
         raise InputError(f"row {row} is out of range (0 to {len(emb) - 1}).")
     if k <= GRAPH_K:

@@ -137,7 +137,7 @@ def _tsne(vectors: np.ndarray, params: ReduceParams, notes: list[str], on_progre
         n_iter=params.n_iter,
         metric=params.metric,
         random_state=params.seed,
-        negative_gradient_method="fft" if params.dims <= 2 else "bh",
+        negative_gradient_method="auto" if params.dims <= 2 else "bh",
         n_jobs=-1,
         callbacks=report,
         callbacks_every_iters=50,

@@ -77,9 +77,7 @@ class Store:
         self._conn = self._open()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=60, check_same_thread=False, isolation_level=None
-        )
+        conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
@@ -102,7 +100,9 @@ class Store:
             part = Path(str(self.path) + suffix)
             if part.exists():
                 part.replace(Path(str(target) + suffix))
-        message = f"The store {self.path} could not be read ({error}); moved it to {target} and started a new one."
+        message = (
+            f"The store {self.path} could not be read ({error}); moved it to {target} and started a new one."
+        )
         log.warning(message)
         self.warnings.append(message)
 
@@ -110,10 +110,8 @@ class Store:
         """A damaged file found mid-session: set it aside and continue with a new one."""
         if isinstance(error, sqlite3.OperationalError):
             raise error
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self._conn.close()
-        except sqlite3.Error:
-            pass
         self._move_aside(error)
         self._conn = self._connect()
 
@@ -159,9 +157,7 @@ class Store:
     def get_artifact(self, key: str) -> dict[str, np.ndarray] | None:
         with self._lock:
             try:
-                row = self._conn.execute(
-                    "SELECT value FROM artifacts WHERE key = ?", [key]
-                ).fetchone()
+                row = self._conn.execute("SELECT value FROM artifacts WHERE key = ?", [key]).fetchone()
             except sqlite3.DatabaseError as e:
                 self._recover(e)
                 return None

@@ -60,15 +60,32 @@ class FakeOpenAI:
             number = len(self.requests)
             fault = self.faults.pop(0) if self.faults else None
         if handler.headers.get("Authorization") != f"Bearer {self.key}":
-            return _send(handler, 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}})
+            return _send(
+                handler,
+                401,
+                {
+                    "error": {
+                        "message": "Incorrect API key provided",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                },
+            )
         if fault is None and self.fail_after is not None and number > self.fail_after:
             fault = (500, {})
         if fault is not None:
             status, headers = fault
-            return _send(handler, status, {"error": {"message": f"planned fault {status}", "type": "server_error"}}, headers)
+            return _send(
+                handler,
+                status,
+                {"error": {"message": f"planned fault {status}", "type": "server_error"}},
+                headers,
+            )
         inputs = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
         if len(inputs) > 2048:
-            return _send(handler, 400, {"error": {"message": "too many inputs", "type": "invalid_request_error"}})
+            return _send(
+                handler, 400, {"error": {"message": "too many inputs", "type": "invalid_request_error"}}
+            )
         size = payload.get("dimensions") or NATIVE.get(payload["model"], 1536)
         data = []
         for index, text in enumerate(inputs):
@@ -77,7 +94,16 @@ class FakeOpenAI:
             data.append({"object": "embedding", "index": index, "embedding": vector.round(6).tolist()})
         data.reverse()  # the API does not promise order; clients must sort by index
         tokens = sum(len(t.split()) for t in inputs)
-        _send(handler, 200, {"object": "list", "data": data, "model": payload["model"], "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        _send(
+            handler,
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": payload["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
 
 
 def _send(handler: BaseHTTPRequestHandler, status: int, body: dict, headers: dict | None = None) -> None:

@@ -43,7 +43,7 @@ class Backend(ABC):
         text = json.dumps(self.identity(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def fit(self, texts: Sequence[str]) -> None:
+    def fit(self, texts: Sequence[str]) -> None:  # noqa: B027 - a hook most backends skip
         """Corpus-fitted backends learn from the corpus here; others ignore it."""
 
     @abstractmethod

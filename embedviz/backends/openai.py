@@ -124,7 +124,9 @@ class OpenAIBackend(Backend):
         except openai.APITimeoutError:
             raise BackendError("the embeddings server timed out after retries; try again later.") from None
         except openai.APIConnectionError:
-            raise BackendError("could not reach the embeddings server; check the base URL and network.") from None
+            raise BackendError(
+                "could not reach the embeddings server; check the base URL and network."
+            ) from None
         except openai.APIStatusError as e:
             message = self._scrub(str(e.message))[:300]
             raise BackendError(f"the embeddings server answered {e.status_code}: {message}") from None

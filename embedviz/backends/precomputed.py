@@ -93,7 +93,6 @@ def vectors_from_npy(path: str | Path, corpus_rows: np.ndarray, n_input_rows: in
         raise InputError(f"{path}: expected a 2-D array (rows, dimensions), got shape {array.shape}.")
     if len(array) != n_input_rows:
         raise InputError(
-            f"{path}: {len(array):,} vectors for {n_input_rows:,} input rows; "
-            "give one vector per row."
+            f"{path}: {len(array):,} vectors for {n_input_rows:,} input rows; give one vector per row."
         )
     return array[corpus_rows]

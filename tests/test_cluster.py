@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.metrics import adjusted_rand_score
+
+from embedviz import ClusterParams, InputError, cluster, knn_graph, make_backend
+from embedviz.labels import keywords, summarize
+from tests.planted import TOPICS, planted_frame
+
+
+@pytest.fixture(scope="module")
+def planted():
+    frame = planted_frame(per_topic=30)
+    return frame, make_backend("planted").encode(frame["text"].tolist())
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        ClusterParams(method="kmeans", k=5),
+        ClusterParams(method="kmeans"),
+        ClusterParams(method="agglomerative", k=5),
+        ClusterParams(method="agglomerative"),
+        ClusterParams(method="hdbscan"),
+    ],
+    ids=["kmeans-5", "kmeans-auto", "agglomerative-5", "agglomerative-auto", "hdbscan"],
+)
+def test_planted_topics_are_recovered(planted, params):
+    frame, vectors = planted
+    result = cluster(vectors, params, neighbors=knn_graph(vectors, 30))
+    assert adjusted_rand_score(frame["label"], result.labels) > 0.9
+    assert result.k == 5
+    sizes = np.bincount(result.labels[result.labels >= 0])
+    assert (np.diff(sizes) <= 0).all(), "clusters are numbered largest first"
+
+
+def test_labels_are_topic_words_without_stop_words_or_numbers(planted):
+    frame, vectors = planted
+    labels = cluster(vectors, ClusterParams(k=5)).labels
+    words = keywords(frame["text"].tolist(), labels)
+    for c, found in words.items():
+        assert 3 <= len(found) <= 5
+        assert not set(found) & ENGLISH_STOP_WORDS
+        assert not any(w.isdigit() for w in found)
+        members = frame["label"][labels == c]
+        topic = members.mode()[0]
+        assert set(found) <= set(TOPICS[topic])
+    all_words = [w for found in words.values() for w in found]
+    assert len(all_words) == len(set(all_words)), "keywords are distinct across clusters"
+
+
+def test_summaries_give_size_label_and_representatives(planted):
+    frame, vectors = planted
+    labels = cluster(vectors, ClusterParams(k=5)).labels
+    summaries = summarize(frame["text"].tolist(), vectors, labels)
+    assert [s.cluster for s in summaries] == [0, 1, 2, 3, 4]
+    assert sum(s.size for s in summaries) == len(frame)
+    for s in summaries:
+        assert len(s.representatives) == 3
+        assert all(labels[r] == s.cluster for r in s.representatives)
+        assert s.label == ", ".join(s.keywords[:3])
+
+
+def test_noise_summary_comes_last():
+    texts = ["rocket orbit", "rocket planet", "bake flour", "odd one"]
+    vectors = np.eye(4, dtype=np.float32)
+    summaries = summarize(texts, vectors, np.array([0, 0, 1, -1]))
+    assert summaries[-1].cluster == -1 and summaries[-1].label == "noise"
+
+
+def test_tiny_inputs_and_bad_params():
+    assert cluster(np.eye(2, dtype=np.float32)).labels.tolist() == [0, 0]
+    assert cluster(np.eye(4, dtype=np.float32), ClusterParams(k=9)).k == 4
+    with pytest.raises(InputError, match="unknown clustering"):
+        ClusterParams(method="dbscan")

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
+
+from embedviz import knn_graph, top_k
+from embedviz import neighbors as neighbors_module
+from embedviz.backends.base import normalize
+from embedviz.neighbors import umap_knn
+
+
+def random_unit(n: int, d: int = 16, seed: int = 0) -> np.ndarray:
+    return normalize(np.random.default_rng(seed).normal(size=(n, d)))
+
+
+def test_knn_graph_matches_brute_force_and_excludes_self(monkeypatch):
+    monkeypatch.setattr(neighbors_module, "BLOCK_ELEMENTS", 500)  # many small blocks
+    vectors = random_unit(300)
+    graph = knn_graph(vectors, 10)
+    brute = NearestNeighbors(n_neighbors=11, metric="cosine", algorithm="brute").fit(vectors)
+    distances, indices = brute.kneighbors(vectors)
+    np.testing.assert_array_equal(graph.indices, indices[:, 1:])
+    np.testing.assert_allclose(graph.scores, 1 - distances[:, 1:], atol=1e-5)
+    assert not (graph.indices == np.arange(300)[:, None]).any()
+    assert (np.diff(graph.scores, axis=1) <= 1e-7).all()
+
+
+def test_query_top_k_matches_brute_force():
+    vectors, queries = random_unit(200), random_unit(5, seed=1)
+    found = top_k(vectors, queries, 7)
+    sims = queries @ vectors.T
+    for q in range(5):
+        np.testing.assert_array_equal(found.indices[q], np.argsort(-sims[q])[:7])
+
+
+def test_k_larger_than_n_is_clamped():
+    vectors = random_unit(4)
+    assert knn_graph(vectors, 10).indices.shape == (4, 3)
+    assert top_k(vectors, vectors[:1], 10).indices.shape == (1, 4)
+    assert knn_graph(vectors[:1], 5).indices.shape == (1, 0)
+
+
+def test_duplicates_do_not_hide_self_exclusion():
+    vectors = np.repeat(random_unit(2), 3, axis=0)
+    graph = knn_graph(vectors, 2)
+    for row in range(6):
+        assert row not in graph.indices[row]
+        assert set(graph.indices[row]) == {r for r in range(6) if r // 3 == row // 3} - {row}
+
+
+def test_umap_format_puts_self_first_with_zero_distance():
+    graph = knn_graph(random_unit(50), 20)
+    indices, distances = umap_knn(graph, 15)
+    assert indices.shape == distances.shape == (50, 15)
+    assert (indices[:, 0] == np.arange(50)).all() and (distances[:, 0] == 0).all()
+    assert (np.diff(distances, axis=1) >= -1e-6).all()

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from embedviz import Store, corpus_from_frame, embed, make_backend
+from embedviz.embed import text_hash
+from embedviz.pipeline import build_map
+from embedviz.reduce import ReduceParams
+from tests.planted import planted_frame
+
+TEXTS = planted_frame(per_topic=10)["text"].tolist()
+
+
+def test_second_embed_encodes_nothing_and_a_new_text_only_itself(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    backend = make_backend("planted")
+    first = embed(TEXTS, backend, store)
+    assert (first.n_encoded, first.n_from_store) == (len(TEXTS), 0)
+    again = embed(TEXTS, backend, store)
+    assert (again.n_encoded, again.n_from_store) == (0, len(TEXTS))
+    np.testing.assert_array_equal(first.vectors, again.vectors)
+    assert first.fingerprint == again.fingerprint
+    grown = embed([*TEXTS, "a brand new rocket text"], backend, store)
+    assert grown.n_encoded == 1
+    assert backend.encoded == len(TEXTS) + 1
+
+
+def test_duplicates_are_encoded_once_and_rows_keep_input_order(tmp_path):
+    backend = make_backend("planted")
+    texts = ["orbit planet", "bake flour", "orbit planet"]
+    result = embed(texts, backend, Store(tmp_path / "s.sqlite"))
+    assert backend.encoded == 2
+    np.testing.assert_array_equal(result.vectors[0], result.vectors[2])
+    assert result.vectors[0] @ result.vectors[1] < 0.9
+
+
+def test_store_survives_a_restart(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = Store(path)
+    embed(TEXTS, make_backend("planted"), store)
+    store.close()
+    backend = make_backend("planted")
+    result = embed(TEXTS, backend, Store(path))
+    assert result.n_encoded == 0 and backend.encoded == 0
+
+
+def test_spaces_do_not_mix(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    embed(TEXTS, make_backend("planted"), store)
+    other = make_backend("planted", model="planted-v2")
+    assert embed(TEXTS, other, store).n_encoded == len(TEXTS)
+
+
+def test_corrupt_store_is_moved_aside_with_a_warning(tmp_path):
+    path = tmp_path / "s.sqlite"
+    path.write_bytes(b"this is not a database" * 200)
+    store = Store(path)
+    assert store.warnings and "moved it to" in store.warnings[0]
+    assert list(tmp_path.glob("s.sqlite.corrupt-*"))
+    assert embed(TEXTS, make_backend("planted"), store).n_encoded == len(TEXTS)
+
+
+def test_truncated_store_never_crashes_and_gives_right_vectors(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = Store(path)
+    texts = [f"{t} number {i}" for i in range(400) for t in TEXTS[:5]]
+    expected = embed(texts, make_backend("planted"), store).vectors
+    store.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 5])
+    store = Store(path)
+    result = embed(texts, make_backend("planted"), store)
+    np.testing.assert_allclose(result.vectors, expected, atol=1e-6)
+    assert store.warnings and "moved it to" in store.warnings[-1]
+
+
+WRITER = """
+import sys, numpy as np
+from embedviz.store import Store
+store = Store(sys.argv[1])
+store.put_vectors("space", [b"early-%d" % i for i in range(10)], np.ones((10, 8), np.float32))
+print("ready", flush=True)
+i = 0
+while True:
+    shas = [b"late-%d-%d" % (i, j) for j in range(2000)]
+    store.put_vectors("space", shas, np.random.rand(2000, 8).astype(np.float32))
+    i += 1
+"""
+
+
+def test_a_killed_writer_leaves_earlier_entries_intact(tmp_path):
+    path = tmp_path / "s.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+    finally:
+        proc.kill()
+        proc.wait()
+    store = Store(path)
+    assert not store.warnings
+    early = store.get_vectors("space", [b"early-%d" % i for i in range(10)])
+    assert len(early) == 10
+    assert all((v == 1).all() and v.shape == (8,) for v in early.values())
+    assert store.count_vectors("space") % 2000 == 10
+
+
+def test_map_stages_are_reused_from_the_store(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    corpus = corpus_from_frame(planted_frame(per_topic=10))
+    first = build_map(corpus, make_backend("planted"), store, ReduceParams(method="pca"))
+    backend = make_backend("planted")
+    second = build_map(corpus, backend, store, ReduceParams(method="pca"))
+    assert backend.encoded == 0
+    np.testing.assert_array_equal(first.projection.coords, second.projection.coords)
+    assert first.frame.equals(second.frame)
+
+
+@pytest.mark.parametrize("text", ["", "plain", "emoji \U0001f600", "\u202eRTL", "zero\u200bwidth"])
+def test_text_hash_is_stable_bytes(text):
+    assert text_hash(text) == text_hash(text) and len(text_hash(text)) == 32
