@@ -1,0 +1,94 @@
+"""Everyday uses of embeddings beyond the map: outliers, diversity, classification, agreement
+with a label column, and placing a query on the map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from embedviz.neighbors import Neighbors
+
+PAIR_SAMPLE = 2000
+
+
+def outlier_scores(graph: Neighbors, k: int = 10) -> np.ndarray:
+    """(n,) in [0, 2]: 1 minus the mean cosine similarity to a row's k nearest neighbours."""
+    k = max(1, min(k, graph.k))
+    if graph.k == 0:
+        return np.zeros(len(graph.indices), dtype=np.float32)
+    return (1.0 - graph.scores[:, :k].mean(axis=1)).astype(np.float32)
+
+
+def pairwise_similarities(vectors: np.ndarray, seed: int = 0, sample: int = PAIR_SAMPLE) -> np.ndarray:
+    """Cosine similarities of all distinct pairs among at most `sample` rows: (m*(m-1)/2,)."""
+    rows = vectors
+    if len(vectors) > sample:
+        rows = vectors[np.random.default_rng(seed).choice(len(vectors), sample, replace=False)]
+    sims = rows @ rows.T
+    return sims[np.triu_indices(len(rows), k=1)].astype(np.float32)
+
+
+def mean_similarity_by_cluster(vectors: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """Per cluster: size and mean pairwise cosine similarity (from the mean vector, exactly)."""
+    rows = []
+    for c in sorted(set(labels.tolist())):
+        members = vectors[labels == c]
+        m = len(members)
+        total = members.sum(axis=0)
+        mean = float((total @ total - m) / (m * (m - 1))) if m > 1 else 1.0
+        rows.append({"cluster": c, "size": m, "mean_similarity": mean})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True, eq=False)
+class Classification:
+    """label: (n,) index into `names`; score: (n,) cosine to that label."""
+
+    names: tuple[str, ...]
+    label: np.ndarray
+    score: np.ndarray
+
+    def predicted(self) -> np.ndarray:
+        return np.array(self.names, dtype=object)[self.label]
+
+
+def classify(vectors: np.ndarray, label_vectors: np.ndarray, names: tuple[str, ...]) -> Classification:
+    """Each text goes to its most similar label: vectors (n, d), label_vectors (L, d)."""
+    sims = vectors @ label_vectors.T
+    best = sims.argmax(axis=1)
+    return Classification(names, best, sims[np.arange(len(vectors)), best])
+
+
+def accuracy(predicted: np.ndarray, truth: pd.Series) -> float:
+    """Share of rows whose prediction equals the truth, compared as lower-case text."""
+    truth_text = truth.astype(str).str.strip().str.lower().to_numpy()
+    predicted_text = np.char.lower(np.asarray(predicted, dtype=str))
+    return float((predicted_text == truth_text).mean())
+
+
+@dataclass(frozen=True, eq=False)
+class Agreement:
+    ari: float
+    nmi: float
+    table: pd.DataFrame
+    """Rows: clusters; columns: label values; cells: counts."""
+
+
+def agreement(clusters: np.ndarray, labels: pd.Series) -> Agreement:
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    truth = labels.astype(str).to_numpy()
+    table = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(truth, name="label"))
+    return Agreement(
+        float(adjusted_rand_score(truth, clusters)),
+        float(normalized_mutual_info_score(truth, clusters)),
+        table,
+    )
+
+
+def place_query(coords: np.ndarray, indices: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """A query's position on a map: its neighbours' coordinates weighted by similarity. (dims,)"""
+    weights = np.clip(scores, 1e-6, None)
+    return (coords[indices] * weights[:, None]).sum(axis=0) / weights.sum()
