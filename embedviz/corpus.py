@@ -115,24 +115,26 @@ def load_corpus(
     text_column: str | None = None,
     limits: Limits | None = None,
 ) -> Corpus:
-    """Read a file (a path, or its bytes with `name` giving the file name) into a Corpus."""
+    """Read a file into a Corpus: a path (`name`, if given, is only for display), or the
+    file's bytes with `name` giving its file name (which tells the format)."""
     limits = limits or Limits.from_env()
     if isinstance(source, bytes):
         data, name = source, name or "upload.txt"
+        file_name = name
     else:
         path = Path(source)
-        name = name or path.name
+        name, file_name = name or path.name, path.name
         data = _read_path(path, limits)
     _check_size(name, len(data), limits)
     if data[:2] == b"\x1f\x8b":
         data = _gunzip(name, data, limits)
-    kind = _format_of(name)
+    kind = _format_of(file_name)
     warn: list[str] = []
     if kind == ".parquet":
         frame, encoding = _read_parquet(name, data), "parquet"
     else:
         text, encoding = _decode(name, data, warn)
-        frame = _PARSERS[kind](name, text, warn)
+        frame = _PARSERS[kind](file_name, text, warn)
     return corpus_from_frame(
         frame,
         text_column=text_column,

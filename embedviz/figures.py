@@ -24,7 +24,9 @@ def hover_texts(frame: pd.DataFrame, text_column: str, columns: list[str]) -> li
     shown = [c for c in columns if c != text_column][:MAX_HOVER_COLUMNS]
     lines = [frame[text_column].map(lambda t: html.escape(shorten(t)))]
     for column in shown:
-        lines.append(frame[column].map(lambda v, c=column: f"{html.escape(c)}: {html.escape(shorten(v, 60))}"))
+        lines.append(
+            frame[column].map(lambda v, c=column: f"{html.escape(c)}: {html.escape(shorten(v, 60))}")
+        )
     return ["<br>".join(parts) for parts in zip(*lines, strict=True)]
 
 
@@ -59,8 +61,12 @@ def map_figure(
             numbers = pd.to_numeric(color, errors="coerce")
             if numbers.isna().all():
                 numbers = pd.Series(pd.factorize(color)[0], index=color.index)
-            marker = {"color": numbers.to_numpy(), "colorscale": "Viridis", "showscale": True,
-                      "colorbar": {"title": {"text": color_title}}}
+            marker = {
+                "color": numbers.to_numpy(),
+                "colorscale": "Viridis",
+                "showscale": True,
+                "colorbar": {"title": {"text": color_title}},
+            }
         fig.add_trace(_points(coords, hover, rows, dims, name="texts", marker=marker))
     if query is not None:
         _add_query(fig, coords, query, query_neighbors, dims)
@@ -79,8 +85,14 @@ def map_figure(
 
 def _points(coords, hover, rows, dims, name, marker=None):
     marker = {"size": 6 if dims == 2 else 3, "opacity": 0.85, **(marker or {})}
-    common = {"mode": "markers", "name": str(name), "hovertext": hover, "hoverinfo": "text",
-              "customdata": rows, "marker": marker}
+    common = {
+        "mode": "markers",
+        "name": str(name),
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "customdata": rows,
+        "marker": marker,
+    }
     if dims == 2:
         return go.Scattergl(x=coords[:, 0], y=coords[:, 1], **common)
     return go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **common)
@@ -94,11 +106,28 @@ def _add_query(fig, coords, query, neighbors, dims) -> None:
             ys += [query[1], coords[i, 1], None]
             if dims == 3:
                 zs += [query[2], coords[i, 2], None]
-        line = {"mode": "lines", "line": {"color": "#d62728", "width": 1}, "hoverinfo": "skip",
-                "name": "neighbours", "showlegend": False}
-        fig.add_trace(go.Scattergl(x=xs, y=ys, **line) if dims == 2 else go.Scatter3d(x=xs, y=ys, z=zs, **line))
-    marker = {"size": 16 if dims == 2 else 8, "symbol": "star" if dims == 2 else "diamond", "color": "#d62728"}
-    point = {"mode": "markers", "name": "query", "marker": marker, "hovertext": ["your query"], "hoverinfo": "text"}
+        line = {
+            "mode": "lines",
+            "line": {"color": "#d62728", "width": 1},
+            "hoverinfo": "skip",
+            "name": "neighbours",
+            "showlegend": False,
+        }
+        fig.add_trace(
+            go.Scattergl(x=xs, y=ys, **line) if dims == 2 else go.Scatter3d(x=xs, y=ys, z=zs, **line)
+        )
+    marker = {
+        "size": 16 if dims == 2 else 8,
+        "symbol": "star" if dims == 2 else "diamond",
+        "color": "#d62728",
+    }
+    point = {
+        "mode": "markers",
+        "name": "query",
+        "marker": marker,
+        "hovertext": ["your query"],
+        "hoverinfo": "text",
+    }
     if dims == 2:
         fig.add_trace(go.Scattergl(x=[query[0]], y=[query[1]], **point))
     else:
@@ -107,8 +136,14 @@ def _add_query(fig, coords, query, neighbors, dims) -> None:
 
 def histogram(values: np.ndarray, title: str, x_title: str, nbins: int = 50) -> go.Figure:
     fig = go.Figure(go.Histogram(x=values, nbinsx=nbins, marker={"color": "#4c78a8"}))
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="count", height=320,
-                      margin={"l": 0, "r": 0, "t": 40, "b": 0}, bargap=0.05)
+    fig.update_layout(
+        title=title,
+        xaxis_title=x_title,
+        yaxis_title="count",
+        height=320,
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        bargap=0.05,
+    )
     return fig
 
 

@@ -28,7 +28,7 @@ from embedviz.errors import EmbedvizError, InputError
 from embedviz.neighbors import Neighbors, top_k
 from embedviz.progress import Progress
 from embedviz.reduce import Projection, ReduceParams
-from embedviz.samples import FOLDER, SAMPLES
+from embedviz.samples import load_sample
 from embedviz.store import Store
 from embedviz.ui import state
 from embedviz.ui.state import BackendChoice, DataSource
@@ -86,7 +86,9 @@ def progress_bar(label: str) -> Iterator[Callable[[Progress], None]]:
     def report(event: Progress) -> None:
         fraction = event.done / event.total if event.total else 1.0
         detail = f" ({event.detail})" if event.detail else ""
-        slot.progress(min(1.0, fraction), text=f"{label}: {event.stage} {event.done:,} of {event.total:,}{detail}")
+        slot.progress(
+            min(1.0, fraction), text=f"{label}: {event.stage} {event.done:,} of {event.total:,}{detail}"
+        )
 
     try:
         yield report
@@ -100,7 +102,7 @@ def corpus(source: DataSource | None = None, text_column: str | None = None) -> 
 
     def load() -> Corpus:
         if source.kind == "sample":
-            return load_corpus(FOLDER / SAMPLES[source.name], name=source.name, text_column=text_column)
+            return load_sample(source.name, text_column)
         if source.digest not in inputs():
             raise InputError("this upload is no longer in memory; upload the file again on the Data page.")
         name, data = inputs()[source.digest]
@@ -116,13 +118,18 @@ def backend(choice: BackendChoice, data: Corpus) -> Backend:
         return make_backend(choice.name, model=choice.model, batch_size=choice.batch_size)
     if choice.name == "openai":
         return make_backend(
-            choice.name, model=choice.model, dimensions=choice.dimensions, base_url=choice.base_url,
+            choice.name,
+            model=choice.model,
+            dimensions=choice.dimensions,
+            base_url=choice.base_url,
             api_key=state.api_key(),
         )
     if choice.name == "precomputed":
         if not choice.vectors:
             raise InputError("pick the column that holds the vectors on the Data page.")
-        return make_backend(choice.name, vectors=vectors_from_column(data.frame, choice.vectors), source=choice.vectors)
+        return make_backend(
+            choice.name, vectors=vectors_from_column(data.frame, choice.vectors), source=choice.vectors
+        )
     if choice.name == "tfidf" and choice.dimensions:
         return make_backend(choice.name, dimensions=choice.dimensions)
     return make_backend(choice.name)
@@ -152,7 +159,9 @@ def projection(emb: Embeddings, params: ReduceParams | None = None) -> Projectio
     return memo().get_or_compute(("projection", emb.fingerprint, params), compute)
 
 
-def clusters(data: Corpus, emb: Embeddings, params: ClusterParams | None = None) -> pipeline.LabelledClustering:
+def clusters(
+    data: Corpus, emb: Embeddings, params: ClusterParams | None = None
+) -> pipeline.LabelledClustering:
     params = params or state.cluster_params()
 
     def compute():
@@ -218,5 +227,7 @@ def shown_errors() -> Iterator[None]:
         if type(e).__module__.startswith("streamlit"):
             raise
         log.exception("unexpected error")
-        st.error(f"Something went wrong ({type(e).__name__}). Try other settings or reload the page.", icon="🛑")
+        st.error(
+            f"Something went wrong ({type(e).__name__}). Try other settings or reload the page.", icon="🛑"
+        )
         st.stop()

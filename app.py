@@ -1,0 +1,18 @@
+"""embedviz dashboard: page config, shared sidebar, navigation."""
+
+import streamlit as st
+
+from embedviz.ui import layout
+
+st.set_page_config(page_title="embedviz", page_icon="🔭", layout="wide")
+pages = st.navigation(
+    [
+        st.Page("pages/map.py", title="Map", icon="🗺️", default=True),
+        st.Page("pages/data.py", title="Data", icon="📄"),
+        st.Page("pages/search.py", title="Search", icon="🔎"),
+        st.Page("pages/clusters.py", title="Clusters", icon="🧩"),
+        st.Page("pages/insights.py", title="Insights", icon="📊"),
+    ]
+)
+layout.sidebar()
+pages.run()

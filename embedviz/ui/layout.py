@@ -1,0 +1,26 @@
+"""Widgets shared by several pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from embedviz.ui import state
+
+
+def sidebar() -> None:
+    source, choice = state.source(), state.backend()
+    with st.sidebar:
+        st.caption("Data")
+        st.write(f"**{source.name}**")
+        st.caption("Backend")
+        st.write(f"{choice.name}" + (f" · {choice.model}" if choice.model else ""))
+
+
+def label_column(columns: list[str], key: str) -> str | None:
+    """A picker for a ground-truth label column, defaulting to one named like a label."""
+    options = ["(none)", *columns]
+    guess = next(
+        (c for c in columns if c.lower() in ("label", "labels", "group", "topic", "category", "class")), None
+    )
+    picked = st.selectbox("Label column", options, index=options.index(guess) if guess else 0, key=key)
+    return None if picked == "(none)" else picked

@@ -1,0 +1,102 @@
+"""Data: pick a sample, upload a file or paste texts; choose the backend; embed."""
+
+import streamlit as st
+
+from embedviz.backends import BACKENDS, DEFAULT_BACKEND
+from embedviz.backends.local import DEFAULT_MODEL
+from embedviz.backends.openai import DEFAULT_MODEL as OPENAI_DEFAULT
+from embedviz.backends.openai import MODELS as OPENAI_MODELS
+from embedviz.corpus import FORMATS
+from embedviz.samples import SAMPLES
+from embedviz.ui import compute, state
+from embedviz.ui.state import BackendChoice, DataSource
+
+st.title("Data")
+
+source = state.source()
+kinds = {"sample": "A bundled sample", "upload": "Upload a file", "paste": "Paste texts"}
+kind = st.radio(
+    "Texts", list(kinds), format_func=kinds.get, index=list(kinds).index(source.kind), horizontal=True
+)
+
+with compute.shown_errors():
+    if kind == "sample":
+        names = list(SAMPLES)
+        name = st.selectbox("Sample", names, index=names.index(source.name) if source.name in names else 0)
+        if source != DataSource("sample", name):
+            state.set_source(DataSource("sample", name))
+    elif kind == "upload":
+        types = [f.lstrip(".") for f in FORMATS] + ["gz"]
+        upload = st.file_uploader("File", type=types, help="txt, csv, tsv, jsonl, json, parquet, or .gz")
+        if upload is not None:
+            digest = compute.remember_input(upload.name, upload.getvalue())
+            if source.digest != digest:
+                state.set_source(DataSource("upload", upload.name, digest))
+        elif source.kind != "upload":
+            st.info("Choose a file to upload; the current data stays until then.")
+    else:
+        pasted = st.text_area("One text per line", height=200, key="data.paste")
+        if st.button("Use these texts", disabled=not pasted.strip()):
+            digest = compute.remember_input("pasted text", pasted.encode("utf-8"))
+            state.set_source(DataSource("paste", "pasted text", digest))
+
+    corpus = compute.corpus()
+    report = corpus.report
+    columns = [str(c) for c in corpus.frame.columns]
+    if state.source().kind != "paste" and len(columns) > 1:
+        picked = st.selectbox("Text column", columns, index=columns.index(corpus.text_column))
+        if picked != corpus.text_column:
+            state.set_text_column(picked)
+            st.rerun()
+    for warning in report.warnings:
+        st.warning(warning)
+    a, b, c = st.columns(3)
+    a.metric("Texts", f"{len(corpus):,}")
+    b.metric("Dropped (empty)", f"{report.n_dropped:,}")
+    c.metric("Duplicates (kept)", f"{report.n_duplicates:,}")
+    st.dataframe(corpus.frame.head(200), width="stretch", height=240)
+
+st.subheader("Backend")
+choice = state.backend()
+names = sorted(BACKENDS)
+name = st.selectbox(
+    "Embedding backend", names, index=names.index(choice.name if choice.name in names else DEFAULT_BACKEND)
+)
+if name == "sentence-transformers":
+    model = st.text_input("Model (bundled name or a local folder)", value=choice.model or DEFAULT_MODEL)
+    batch = st.number_input("Batch size", 1, 1024, choice.batch_size)
+    new = BackendChoice(name, model=model if model != DEFAULT_MODEL else None, batch_size=int(batch))
+elif name == "openai":
+    models = list(OPENAI_MODELS)
+    model = st.selectbox(
+        "Model",
+        models,
+        index=models.index(choice.model) if choice.model in models else models.index(OPENAI_DEFAULT),
+    )
+    dims = st.number_input(
+        "Dimensions (0 = the model's full size)", 0, OPENAI_MODELS[model], choice.dimensions or 0
+    )
+    base_url = st.text_input("Base URL (empty = api.openai.com)", value=choice.base_url or "")
+    st.text_input("API key (kept only in this browser session)", type="password", key="data.openai_key")
+    new = BackendChoice(name, model=model, dimensions=int(dims) or None, base_url=base_url.strip() or None)
+elif name == "tfidf":
+    dims = st.number_input("Dimensions", 2, 1024, choice.dimensions or 256)
+    new = BackendChoice(name, dimensions=int(dims))
+elif name == "precomputed":
+    vector_columns = [c for c in columns if c != corpus.text_column]
+    if not vector_columns:
+        st.warning("This data has no other column to read vectors from.")
+    column = st.selectbox("Column holding the vectors", vector_columns) if vector_columns else None
+    new = BackendChoice(name, vectors=column)
+else:
+    new = BackendChoice(name)
+if new != choice:
+    state.set_backend(new)
+
+if st.button("Embed", type="primary"):
+    with compute.shown_errors():
+        emb = compute.embeddings(corpus)
+        st.success(
+            f"{len(emb):,} texts embedded: {emb.n_encoded:,} encoded, {emb.n_from_store:,} from the store; "
+            f"{emb.vectors.shape[1]} dimensions."
+        )

@@ -1,0 +1,135 @@
+"""Map: the texts as a scatter, coloured by cluster, a column, outlier score or a query."""
+
+import pandas as pd
+import streamlit as st
+
+from embedviz import export, figures, pipeline
+from embedviz.analysis import place_query
+from embedviz.reduce import REDUCERS
+from embedviz.ui import compute, state
+
+COLOR_CLUSTER, COLOR_OUTLIER, COLOR_QUERY = "cluster", "outlier score", "similarity to query"
+REDUCER_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
+
+st.title("Map")
+
+
+def apply_link() -> None:
+    """A shared link's view settings (in the URL) are applied once per session."""
+    if st.session_state.get("map.link_applied"):
+        return
+    st.session_state["map.link_applied"] = True
+    qp = st.query_params
+    changes = {}
+    if qp.get("reducer") in REDUCERS:
+        changes["method"] = qp["reducer"]
+    if qp.get("dims") in ("2", "3"):
+        changes["dims"] = int(qp["dims"])
+    if changes:
+        state.set_reduce_params(**changes)
+    if qp.get("color"):
+        state.set_color_by(qp["color"])
+    if qp.get("q"):
+        state.set_query(qp["q"])
+
+
+apply_link()
+params = state.reduce_params()
+with compute.shown_errors():
+    cur = compute.current()
+    corpus = cur.corpus
+
+    top = st.columns([1, 1, 2, 2])
+    method = top[0].selectbox(
+        "Reducer", REDUCERS, index=REDUCERS.index(params.method), format_func=REDUCER_NAMES.get
+    )
+    dims = top[1].radio("Dimensions", (2, 3), index=params.dims - 2, horizontal=True)
+    color_options = [COLOR_CLUSTER, *corpus.metadata_columns, COLOR_OUTLIER, COLOR_QUERY]
+    color = state.color_by() if state.color_by() in color_options else COLOR_CLUSTER
+    color = top[2].selectbox("Colour by", color_options, index=color_options.index(color))
+    query = top[3].text_input("Query (placed on the map)", value=state.query())
+    with st.expander("Reducer settings"):
+        left, right = st.columns(2)
+        if method == "umap":
+            n_neighbors = left.slider("n_neighbors", 2, 100, params.n_neighbors)
+            min_dist = right.slider("min_dist", 0.0, 1.0, params.min_dist, 0.05)
+            changes = {"n_neighbors": n_neighbors, "min_dist": min_dist}
+        elif method == "tsne":
+            perplexity = left.slider("perplexity", 2.0, 100.0, float(params.perplexity))
+            n_iter = right.slider("iterations", 250, 2000, params.n_iter, 250)
+            changes = {"perplexity": perplexity, "n_iter": n_iter}
+        else:
+            changes = {}
+        seed = left.number_input("seed", 0, 2**31 - 1, params.seed)
+    state.set_reduce_params(method=method, dims=dims, seed=int(seed), **changes)
+    state.set_color_by(color)
+    state.set_query(query)
+    st.query_params.update({"reducer": method, "dims": str(dims), "color": color})
+    if query:
+        st.query_params["q"] = query
+    elif "q" in st.query_params:
+        del st.query_params["q"]
+
+    proj = compute.projection(cur.embeddings)
+    clusters = compute.clusters(corpus, cur.embeddings)
+    scores = compute.outliers(cur.embeddings)
+    frame = pipeline.map_frame(corpus, proj, clusters)
+    frame["outlier_score"] = scores
+
+    query_point = query_rows = None
+    if color == COLOR_CLUSTER:
+        color_values = frame["cluster_label"].where(frame["cluster"] >= 0, "noise")
+    elif color == COLOR_OUTLIER:
+        color_values = pd.Series(scores)
+    elif color == COLOR_QUERY:
+        if not query.strip():
+            st.info("Type a query to colour the map by similarity to it.")
+            color_values = None
+        else:
+            vector, _ = compute.query_neighbors(cur, query, 1)
+            color_values = pd.Series(cur.embeddings.vectors @ vector)
+    else:
+        color_values = corpus.frame[color]
+    if query.strip():
+        _, found = compute.query_neighbors(cur, query, 10)
+        query_rows = found.indices[0]
+        query_point = place_query(proj.coords, query_rows, found.scores[0])
+
+    hover = figures.hover_texts(corpus.frame, corpus.text_column, corpus.metadata_columns)
+    fig = figures.map_figure(
+        proj.coords, hover, color_values, color_title=color, query=query_point, query_neighbors=query_rows
+    )
+    info = st.columns(4)
+    info[0].metric("Texts", f"{len(corpus):,}")
+    info[1].metric("Clusters", clusters.clustering.k)
+    trust = proj.trustworthiness
+    info[2].metric(
+        "Trustworthiness",
+        f"{trust:.3f}" if trust is not None else "n/a",
+        help="How well the map keeps each text's nearest neighbours (1 is perfect).",
+    )
+    info[3].metric("Reducer", REDUCER_NAMES[proj.method])
+    for note in proj.notes:
+        st.caption(note)
+    event = st.plotly_chart(
+        fig, key="map.chart", on_select="rerun", selection_mode=("lasso", "box", "points")
+    )
+
+    picked = (
+        sorted({int(p["customdata"]) for p in event.selection.points if "customdata" in p}) if event else []
+    )
+    st.subheader(f"Selected texts ({len(picked):,})")
+    if picked:
+        selected = frame.iloc[picked]
+        st.dataframe(selected, width="stretch", height=300)
+        st.download_button(
+            "Download selection (CSV)", export.csv_bytes(selected), "selection.csv", "text/csv"
+        )
+    else:
+        st.caption("Draw a lasso or a box on the map to list texts here.")
+
+    st.subheader("Export")
+    a, b, c = st.columns(3)
+    a.download_button("Table (CSV)", export.csv_bytes(frame), "embedviz-map.csv", "text/csv")
+    b.download_button("Table (Parquet)", export.parquet_bytes(frame), "embedviz-map.parquet")
+    c.download_button("Figure (HTML)", figures.standalone_html(fig), "embedviz-map.html", "text/html")
