@@ -14,15 +14,17 @@ with compute.shown_errors():
     cur = compute.current()
     corpus = cur.corpus
     a, b, c = st.columns(3)
-    method = a.selectbox("Method", CLUSTER_METHODS, index=CLUSTER_METHODS.index(params.method))
+    method = a.selectbox(
+        "Method", CLUSTER_METHODS, index=CLUSTER_METHODS.index(params.method), key="clusters.w.method"
+    )
     if method == "hdbscan":
         size = b.number_input(
             "Min cluster size (0 = scaled to the data)", 0, 10_000, params.min_cluster_size or 0
         )
         new = ClusterParams(method=method, min_cluster_size=int(size) or None, seed=params.seed)
     else:
-        auto = b.toggle("Pick the number automatically", value=params.k is None)
-        k = None if auto else c.number_input("Number of clusters", 1, 500, params.k or 8)
+        auto = b.toggle("Pick the number automatically", value=params.k is None, key="clusters.w.auto")
+        k = None if auto else c.number_input("Number of clusters", 1, 500, params.k or 8, key="clusters.w.k")
         new = ClusterParams(method=method, k=int(k) if k else None, seed=params.seed)
     if new != params:
         state.set_cluster_params(new)

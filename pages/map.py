@@ -41,13 +41,17 @@ with compute.shown_errors():
 
     top = st.columns([1, 1, 2, 2])
     method = top[0].selectbox(
-        "Reducer", REDUCERS, index=REDUCERS.index(params.method), format_func=REDUCER_NAMES.get
+        "Reducer",
+        REDUCERS,
+        index=REDUCERS.index(params.method),
+        format_func=REDUCER_NAMES.get,
+        key="map.w.reducer",
     )
-    dims = top[1].radio("Dimensions", (2, 3), index=params.dims - 2, horizontal=True)
+    dims = top[1].radio("Dimensions", (2, 3), index=params.dims - 2, horizontal=True, key="map.w.dims")
     color_options = [COLOR_CLUSTER, *corpus.metadata_columns, COLOR_OUTLIER, COLOR_QUERY]
     color = state.color_by() if state.color_by() in color_options else COLOR_CLUSTER
-    color = top[2].selectbox("Colour by", color_options, index=color_options.index(color))
-    query = top[3].text_input("Query (placed on the map)", value=state.query())
+    color = top[2].selectbox("Colour by", color_options, index=color_options.index(color), key="map.w.color")
+    query = top[3].text_input("Query (placed on the map)", value=state.query(), key="map.w.query")
     with st.expander("Reducer settings"):
         left, right = st.columns(2)
         if method == "umap":

@@ -13,8 +13,10 @@ with compute.shown_errors():
     cur = compute.current()
     corpus = cur.corpus
     left, right = st.columns([4, 1])
-    query = left.text_input("Query", value=state.query(), placeholder="Type some text and press Enter")
-    k = right.number_input("Results", 1, 100, 10)
+    query = left.text_input(
+        "Query", value=state.query(), placeholder="Type some text and press Enter", key="search.w.query"
+    )
+    k = right.number_input("Results", 1, 100, 10, key="search.w.k")
     state.set_query(query)
 
     if query.strip():

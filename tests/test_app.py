@@ -1,0 +1,186 @@
+"""The dashboard through Streamlit's AppTest: every page, asserting what a user sees."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from embedviz.ui import compute
+from embedviz.ui.state import BackendChoice, DataSource
+from tests.planted import planted_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["pages/map.py", "pages/data.py", "pages/search.py", "pages/clusters.py", "pages/insights.py"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Streamlit's caches outlive an AppTest; each test starts without them."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / (page or "app.py")), default_timeout=300)
+    return at
+
+
+def with_planted_data(at: AppTest, per_topic: int = 20) -> AppTest:
+    data = planted_frame(per_topic=per_topic).to_csv(index=False).encode()
+    digest = compute.remember_input("planted.csv", data)
+    at.session_state["data.source"] = DataSource("upload", "planted.csv", digest)
+    at.session_state["data.backend"] = BackendChoice("planted")
+    return at
+
+
+def _length(values) -> int:
+    if isinstance(values, dict) and "bdata" in values:
+        size = np.dtype(values["dtype"]).itemsize
+        return len(base64.b64decode(values["bdata"])) // size
+    return len(values)
+
+
+def chart_points(at: AppTest, index: int = 0) -> int:
+    """Markers drawn for texts (not the query star or its lines) in a plotly chart."""
+    spec = json.loads(at.get("plotly_chart")[index].proto.spec)
+    traces = [t for t in spec["data"] if t.get("mode") == "markers" and t.get("name") != "query"]
+    return sum(_length(t["x"]) for t in traces)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_every_page_runs_alone_from_default_state_with_planted_data():
+    for page in PAGES:
+        at = with_planted_data(app(page))
+        at.run()
+        assert not at.exception, (page, at.exception)
+        assert not at.error, (page, [e.value for e in at.error])
+
+
+def test_map_shows_every_text_and_the_map_quality():
+    at = with_planted_data(app()).run()
+    assert not at.exception and not at.error
+    assert chart_points(at) == 100
+    shown = metrics(at)
+    assert shown["Texts"] == "100" and shown["Clusters"] == "5"
+    assert float(shown["Trustworthiness"]) >= 0.8
+    assert at.query_params["reducer"] == "umap"
+
+
+def test_map_settings_and_colour_change_reuse_vectors_and_projection(monkeypatch):
+    from embedviz import pipeline
+
+    calls = {"reduce": 0}
+    real = pipeline.reduce
+
+    def counting(*args, **kwargs):
+        calls["reduce"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "reduce", counting)
+    at = with_planted_data(app()).run()
+    assert calls["reduce"] == 1
+    store_vectors = compute.store().count_vectors()
+    at.selectbox(key="map.w.color").select("label").run()  # colour by the label column
+    at.switch_page("pages/clusters.py").run()
+    at.toggle(key="clusters.w.auto").set_value(False).run()
+    at.number_input(key="clusters.w.k").set_value(3).run()
+    assert metrics(at)["Clusters"] == "3"
+    at.switch_page("pages/map.py").run()
+    assert calls["reduce"] == 1
+    assert compute.store().count_vectors() == store_vectors
+    assert metrics(at)["Clusters"] == "3"
+
+
+def test_map_reducer_dims_and_link():
+    at = with_planted_data(app())
+    at.query_params["reducer"] = "pca"
+    at.query_params["dims"] = "3"
+    at.run()
+    assert metrics(at)["Reducer"] == "PCA"
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["data"][0]["type"] == "scatter3d"
+    assert chart_points(at) == 100
+
+
+def test_map_places_a_query_with_lines_to_its_neighbours():
+    at = with_planted_data(app())
+    at.session_state["search.query"] = "rocket orbit galaxy"
+    at.run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name") for t in spec["data"]]
+    assert "query" in names and "neighbours" in names
+    assert at.query_params["q"] == "rocket orbit galaxy"
+
+
+def test_search_lists_nearest_texts_and_more_like_this():
+    at = with_planted_data(app("pages/search.py")).run()
+    at.text_input(key="search.w.query").input("rocket orbit galaxy").run()
+    assert not at.exception
+    results = at.dataframe[0].value
+    assert len(results) == 10
+    frame = planted_frame(per_topic=20)
+    assert all(frame["label"][row] == "space" for row in results["row"])
+    assert len(at.get("plotly_chart")) == 1
+    at.selectbox(key="search.row").select(45).run()  # a cooking text
+    similar = at.dataframe[1].value
+    assert all(frame["label"][row] == frame["label"][45] for row in similar["row"])
+
+
+def test_clusters_show_labels_members_and_agreement():
+    at = with_planted_data(app("pages/clusters.py")).run()
+    table = at.dataframe[0].value
+    assert len(table) == 5 and table["size"].sum() == 100
+    assert all(len(label.split(", ")) == 3 for label in table["label"])
+    shown = metrics(at)
+    assert float(shown["Adjusted Rand index"]) > 0.9
+    members = at.dataframe[1].value
+    assert len(members) == table["size"].iloc[0]
+
+
+def test_insights_outliers_diversity_and_classification():
+    at = with_planted_data(app("pages/insights.py")).run()
+    assert len(at.dataframe[0].value) == 20
+    assert "Mean pairwise similarity" in metrics(at)
+    at.text_input(key="insights.labels").input("rocket, bake, striker, stock, guitar").run()
+    assert not at.exception
+    counts = at.dataframe[2].value
+    assert counts["texts"].sum() == 100
+
+
+def test_data_page_reports_rows_and_bad_uploads_keep_the_app_running():
+    at = with_planted_data(app("pages/data.py")).run()
+    assert metrics(at) == {"Texts": "100", "Dropped (empty)": "0", "Duplicates (kept)": "0"}
+    digest = compute.remember_input("broken.jsonl", b'{"text": "fine"}\n{"text": oops}\n')
+    at.session_state["data.source"] = DataSource("upload", "broken.jsonl", digest)
+    at.run()
+    assert not at.exception
+    assert any("line 2" in e.value for e in at.error)
+
+
+def test_embed_button_reports_encoded_and_store_hits():
+    at = with_planted_data(app("pages/data.py")).run()
+    at.button[0].click().run()
+    assert any("100 encoded" in s.value or "from the store" in s.value for s in at.success)
+
+
+@pytest.mark.model
+def test_default_start_maps_the_90_word_sample_with_the_real_model():
+    at = app().run()
+    assert not at.exception and not at.error
+    assert chart_points(at) == 90
+    assert metrics(at)["Texts"] == "90"
+    at.switch_page("pages/search.py").run()
+    at.text_input(key="search.w.query").input("shark").run()
+    results = at.dataframe[0].value
+    assert {"fish", "whale", "dolphin"} & set(results["text"].head(5))
