@@ -7,11 +7,11 @@ from embedviz.ui import layout
 st.set_page_config(page_title="embedviz", page_icon="🔭", layout="wide")
 pages = st.navigation(
     [
-        st.Page("pages/map.py", title="Map", icon="🗺️", default=True),
-        st.Page("pages/data.py", title="Data", icon="📄"),
-        st.Page("pages/search.py", title="Search", icon="🔎"),
-        st.Page("pages/clusters.py", title="Clusters", icon="🧩"),
-        st.Page("pages/insights.py", title="Insights", icon="📊"),
+        st.Page("pages/map.py", title="Map", icon=":material/map:", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/description:"),
+        st.Page("pages/search.py", title="Search", icon=":material/search:"),
+        st.Page("pages/clusters.py", title="Clusters", icon=":material/hub:"),
+        st.Page("pages/insights.py", title="Insights", icon=":material/insights:"),
     ]
 )
 layout.sidebar()

@@ -1,0 +1,84 @@
+"""One real flow in headless Chromium: the sample map renders, a lasso selects, a query finds."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    distinct_colours,
+    plotted_points,
+    results_column,
+    streamlit_server,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def shot(page, name: str) -> None:
+    folder = os.environ.get("EMBEDVIZ_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def test_sample_map_renders_lasso_selects_and_search_finds(browser, tmp_path):
+    with streamlit_server(tmp_path / "cache", tmp_path / "streamlit.log") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        chart = page.locator(".js-plotly-plot").first
+        chart.wait_for(timeout=180_000)
+        page.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullData", timeout=30_000)
+        assert plotted_points(page) == 90
+        page.wait_for_timeout(1000)
+        assert distinct_colours(chart.screenshot()) > 50, "the WebGL scatter drew nothing"
+        shot(page, "map")
+
+        box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+        x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+        page.mouse.move(x0 + 2, y0 + 2)
+        page.mouse.down()
+        for fx, fy in [(0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)]:
+            page.mouse.move(x0 + fx * w, y0 + fy * h, steps=8)
+        page.mouse.up()
+        heading = page.get_by_text(re.compile(r"Selected texts \((\d+)\)"))
+        page.wait_for_function(
+            "() => /Selected texts \\(([1-9]\\d*)\\)/.test(document.body.innerText)", timeout=60_000
+        )
+        assert int(re.search(r"\((\d+)\)", heading.inner_text()).group(1)) > 0
+
+        page.get_by_role("link", name="Search").click()
+        page.get_by_role("heading", name="Search").wait_for(timeout=60_000)
+        query = page.get_by_label("Query", exact=True)
+        query.wait_for(timeout=60_000)
+        query.fill("shark")
+        query.press("Enter")
+        page.get_by_text("Nearest texts").wait_for(timeout=120_000)
+        first_table = page.locator("[data-testid='stDataFrame']").first
+        first_table.locator("[data-testid='glide-cell-3-1']").wait_for(state="attached", timeout=30_000)
+        texts = results_column(page, 3)
+        assert texts[0] == "shark"
+        assert {"whale", "dolphin", "fish", "octopus"} & set(texts[1:5])
+        shot(page, "search")
+
+        for name in ("Clusters", "Insights", "Data"):
+            page.get_by_role("link", name=name).click()
+            page.get_by_role("heading", name=name).wait_for(timeout=120_000)
+            page.wait_for_timeout(2500)
+            assert not page.locator("[data-testid='stException']").count()
+            shot(page, name.lower())
