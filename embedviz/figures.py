@@ -50,7 +50,8 @@ def map_figure(
     dims = coords.shape[1]
     rows = np.arange(len(coords))
     fig = go.Figure()
-    if color is not None and is_categorical(color):
+    categorical = color is not None and is_categorical(color)
+    if categorical:
         values = color.astype(str).to_numpy()
         for value in pd.unique(values):
             mask = values == value
@@ -76,6 +77,7 @@ def map_figure(
         legend={"title": {"text": color_title}, "itemsizing": "constant"},
         dragmode="lasso" if dims == 2 else "orbit",
         uirevision="map",
+        showlegend=categorical,
     )
     if dims == 2:
         fig.update_xaxes(showticklabels=False, title=None)
