@@ -7,10 +7,13 @@ import html
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 HOVER_CHARS = 140
 MAX_HOVER_COLUMNS = 4
 CATEGORY_LIMIT = 60
+PALETTE = qualitative.Dark24 + qualitative.Light24
+"""48 distinct colours, so clusters and groups do not share one."""
 """Above this many distinct values a column is coloured as numbers (or by rank)."""
 
 
@@ -78,6 +81,7 @@ def map_figure(
         dragmode="lasso" if dims == 2 else "orbit",
         uirevision="map",
         showlegend=categorical,
+        colorway=PALETTE,
     )
     if dims == 2:
         fig.update_xaxes(showticklabels=False, title=None)

@@ -6,7 +6,7 @@ import streamlit as st
 from embedviz import export, figures, pipeline
 from embedviz.analysis import place_query
 from embedviz.reduce import REDUCERS
-from embedviz.ui import compute, state
+from embedviz.ui import compute, layout, state
 
 COLOR_CLUSTER, COLOR_OUTLIER, COLOR_QUERY = "cluster", "outlier score", "similarity to query"
 REDUCER_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
@@ -49,7 +49,9 @@ with compute.shown_errors():
     )
     dims = top[1].radio("Dimensions", (2, 3), index=params.dims - 2, horizontal=True, key="map.w.dims")
     color_options = [COLOR_CLUSTER, *corpus.metadata_columns, COLOR_OUTLIER, COLOR_QUERY]
-    color = state.color_by() if state.color_by() in color_options else COLOR_CLUSTER
+    color = state.color_by()
+    if color not in color_options:  # known labels, when the data has them, else clusters
+        color = layout.guess_label_column(corpus.metadata_columns) or COLOR_CLUSTER
     color = top[2].selectbox("Colour by", color_options, index=color_options.index(color), key="map.w.color")
     query = top[3].text_input("Query (placed on the map)", value=state.query(), key="map.w.query")
     with st.expander("Reducer settings"):

@@ -91,7 +91,9 @@ def test_map_settings_and_colour_change_reuse_vectors_and_projection(monkeypatch
     at = with_planted_data(app()).run()
     assert calls["reduce"] == 1
     store_vectors = compute.store().count_vectors()
-    at.selectbox(key="map.w.color").select("label").run()  # colour by the label column
+    assert at.selectbox(key="map.w.color").value == "label"  # known labels first
+    at.selectbox(key="map.w.color").select("score").run()
+    at.selectbox(key="map.w.color").select("cluster").run()
     at.switch_page("pages/clusters.py").run()
     at.toggle(key="clusters.w.auto").set_value(False).run()
     at.number_input(key="clusters.w.k").set_value(3).run()

@@ -16,11 +16,17 @@ def sidebar() -> None:
         st.write(f"{choice.name}" + (f" · {choice.model}" if choice.model else ""))
 
 
+LABEL_NAMES = ("label", "labels", "group", "topic", "category", "class")
+
+
+def guess_label_column(columns: list[str]) -> str | None:
+    """A metadata column named like known labels, if there is one."""
+    return next((c for c in columns if c.lower() in LABEL_NAMES), None)
+
+
 def label_column(columns: list[str], key: str) -> str | None:
     """A picker for a ground-truth label column, defaulting to one named like a label."""
     options = ["(none)", *columns]
-    guess = next(
-        (c for c in columns if c.lower() in ("label", "labels", "group", "topic", "category", "class")), None
-    )
+    guess = guess_label_column(columns)
     picked = st.selectbox("Label column", options, index=options.index(guess) if guess else 0, key=key)
     return None if picked == "(none)" else picked

@@ -86,8 +86,9 @@ def set_cluster_params(value: ClusterParams) -> None:
     st.session_state["clusters.params"] = value
 
 
-def color_by() -> str:
-    return _get("map.color", "cluster")
+def color_by() -> str | None:
+    """The map's colour choice; None until the user picks (the page then picks a default)."""
+    return _get("map.color", None)
 
 
 def set_color_by(value: str) -> None:
