@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--clusters", type=_clusters, default=c.k, help="'auto' or a number (default auto)")
     m.add_argument("--cluster-method", default=c.method, choices=CLUSTER_METHODS)
     m.add_argument("--min-cluster-size", type=int, default=c.min_cluster_size, help="hdbscan")
+    m.add_argument(
+        "--assign-noise",
+        action="store_true",
+        help="hdbscan: give outliers their nearest cluster (default: -1)",
+    )
     m.add_argument("--n-neighbors", type=int, default=r.n_neighbors, help="umap")
     m.add_argument("--min-dist", type=float, default=r.min_dist, help="umap")
     m.add_argument("--perplexity", type=float, default=r.perplexity, help="tsne")
@@ -159,7 +164,11 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
         perplexity=args.perplexity,
     )
     cluster_params = ClusterParams(
-        method=args.cluster_method, k=args.clusters, min_cluster_size=args.min_cluster_size, seed=args.seed
+        method=args.cluster_method,
+        k=args.clusters,
+        min_cluster_size=args.min_cluster_size,
+        keep_noise=not args.assign_noise,
+        seed=args.seed,
     )
     result = build_map(corpus, backend, store, reduce_params, cluster_params, on_progress=bars)
     write_table(result.frame, out)

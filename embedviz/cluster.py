@@ -15,20 +15,55 @@ from embedviz.neighbors import Neighbors
 
 log = logging.getLogger(__name__)
 
-ClusterMethod = Literal["kmeans", "hdbscan", "agglomerative"]
-CLUSTER_METHODS: tuple[ClusterMethod, ...] = ("kmeans", "hdbscan", "agglomerative")
+ClusterMethod = Literal["auto", "kmeans", "hdbscan", "agglomerative"]
+CLUSTER_METHODS: tuple[ClusterMethod, ...] = ("auto", "kmeans", "hdbscan", "agglomerative")
 SILHOUETTE_SAMPLE = 3000
 AGGLOMERATIVE_MAX_ROWS = 50_000
+K_CANDIDATES = (
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    12,
+    14,
+    16,
+    18,
+    20,
+    25,
+    30,
+    35,
+    40,
+    50,
+    60,
+    70,
+    80,
+    100,
+    120,
+    150,
+    200,
+)
+AUTO_DIMENSIONS = 5
+"""auto: clusters are found in a 5-D UMAP of the kNN graph, where groups separate far more
+clearly than in the raw space (silhouette then picks k close to the true number)."""
+AUTO_MIN_ROWS = 50
 
 
 @dataclass(frozen=True)
 class ClusterParams:
-    method: ClusterMethod = "kmeans"
+    method: ClusterMethod = "auto"
     k: int | None = None
-    """Number of clusters for kmeans and agglomerative; None picks it by silhouette."""
-    k_max: int = 30
+    """Number of clusters (auto, kmeans, agglomerative); None picks it by silhouette."""
+    k_max: int = 200
+    """The largest k tried when picking (never more than a fifth of the texts)."""
     min_cluster_size: int | None = None
     """HDBSCAN; None scales it with n (1% of the texts, at least 5)."""
+    keep_noise: bool = True
+    """HDBSCAN: leave outliers as noise (-1); False gives each its nearest cluster."""
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -62,8 +97,17 @@ def cluster(
         return Clustering(np.zeros(n, dtype=np.int64), (f"{n} text(s): one cluster.",))
     if params.method == "hdbscan":
         labels = _hdbscan(vectors, params)
+        if not params.keep_noise:
+            labels = _assign_noise(vectors, labels)
+    elif params.method == "auto" and n >= AUTO_MIN_ROWS:
+        low = _low_dimensional(vectors, neighbors, params.seed)
+        k = params.k
+        if k is None:
+            k = _pick_k(low, _kmeans, params, metric="euclidean")
+            notes.append(f"k = {k}, picked by silhouette in a {AUTO_DIMENSIONS}-D UMAP of the texts.")
+        labels = _kmeans(low, min(k, n), params.seed)
     else:
-        fit = _kmeans if params.method == "kmeans" else _agglomerative_fitter(vectors, neighbors)
+        fit = _agglomerative_fitter(vectors, neighbors) if params.method == "agglomerative" else _kmeans
         k = params.k
         if k is None:
             k = _pick_k(vectors, fit, params)
@@ -111,28 +155,60 @@ def _connectivity(neighbors: Neighbors, n: int):
     return graph + graph.T
 
 
-def _pick_k(vectors: np.ndarray, fit, params: ClusterParams) -> int:
-    """The k in 2..k_max with the best cosine silhouette on a sample."""
+def _pick_k(vectors: np.ndarray, fit, params: ClusterParams, metric: str = "cosine") -> int:
+    """The k in 2..min(k_max, n/5) with the best silhouette on a sample."""
     from sklearn.metrics import silhouette_score
 
     n = len(vectors)
     rng = np.random.default_rng(params.seed)
     sample = rng.choice(n, min(n, SILHOUETTE_SAMPLE), replace=False)
-    candidates = [
-        k
-        for k in (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 20, 25, 30, 40, 50)
-        if k <= min(params.k_max, n - 1)
-    ]
+    limit = min(params.k_max, max(2, n // 5), n - 1)
     best_k, best_score = 1, -1.0
-    for k in candidates:
+    for k in (k for k in K_CANDIDATES if k <= limit):
         labels = fit(vectors, k, params.seed)
         if len(set(labels[sample].tolist())) < 2:
             continue
-        score = silhouette_score(vectors[sample], labels[sample], metric="cosine")
+        score = silhouette_score(vectors[sample], labels[sample], metric=metric)
         log.debug("k=%d silhouette=%.4f", k, score)
         if score > best_score:
             best_k, best_score = k, score
     return best_k
+
+
+def _low_dimensional(vectors: np.ndarray, neighbors: Neighbors | None, seed: int) -> np.ndarray:
+    """A 5-D UMAP for clustering (min_dist 0 packs groups tight), reusing the kNN graph."""
+    import umap
+
+    from embedviz.neighbors import umap_knn
+
+    n_neighbors = min(15, len(vectors) - 1)
+    knn = (
+        umap_knn(neighbors, n_neighbors) if neighbors is not None and neighbors.k >= n_neighbors - 1 else None
+    )
+    reducer = umap.UMAP(
+        n_components=AUTO_DIMENSIONS,
+        n_neighbors=n_neighbors,
+        min_dist=0.0,
+        metric="cosine",
+        random_state=seed,
+        precomputed_knn=knn or (None, None, None),
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)
+        return reducer.fit_transform(vectors)
+
+
+def _assign_noise(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Give each noise row (-1) the cluster whose centre it is most similar to."""
+    clusters = sorted(set(labels.tolist()) - {-1})
+    noise = labels < 0
+    if not clusters or not noise.any():
+        return labels
+    centres = np.vstack([vectors[labels == c].mean(axis=0) for c in clusters])
+    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+    out = labels.copy()
+    out[noise] = np.array(clusters)[(vectors[noise] @ centres.T).argmax(axis=1)]
+    return out
 
 
 def _hdbscan(vectors: np.ndarray, params: ClusterParams) -> np.ndarray:

@@ -94,7 +94,7 @@ def clustering(
             for s in meta["summaries"]
         )
         return LabelledClustering(Clustering(hit["labels"], tuple(meta["notes"])), summaries)
-    graph = neighbor_graph(emb, store) if params.method == "agglomerative" else None
+    graph = neighbor_graph(emb, store) if params.method in ("auto", "agglomerative") else None
     result = cluster(emb.vectors, params, neighbors=graph)
     summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels))
     if store:

@@ -21,7 +21,10 @@ with compute.shown_errors():
         size = b.number_input(
             "Min cluster size (0 = scaled to the data)", 0, 10_000, params.min_cluster_size or 0
         )
-        new = ClusterParams(method=method, min_cluster_size=int(size) or None, seed=params.seed)
+        keep = c.toggle("Keep outliers as noise", value=params.keep_noise, key="clusters.w.noise")
+        new = ClusterParams(
+            method=method, min_cluster_size=int(size) or None, keep_noise=keep, seed=params.seed
+        )
     else:
         auto = b.toggle("Pick the number automatically", value=params.k is None, key="clusters.w.auto")
         k = None if auto else c.number_input("Number of clusters", 1, 500, params.k or 8, key="clusters.w.k")

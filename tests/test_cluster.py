@@ -19,13 +19,15 @@ def planted():
 @pytest.mark.parametrize(
     "params",
     [
+        ClusterParams(),
+        ClusterParams(k=5),
         ClusterParams(method="kmeans", k=5),
         ClusterParams(method="kmeans"),
         ClusterParams(method="agglomerative", k=5),
         ClusterParams(method="agglomerative"),
         ClusterParams(method="hdbscan"),
     ],
-    ids=["kmeans-5", "kmeans-auto", "agglomerative-5", "agglomerative-auto", "hdbscan"],
+    ids=["auto", "auto-5", "kmeans-5", "kmeans-auto", "agglomerative-5", "agglomerative-auto", "hdbscan"],
 )
 def test_planted_topics_are_recovered(planted, params):
     frame, vectors = planted
@@ -75,3 +77,23 @@ def test_tiny_inputs_and_bad_params():
     assert cluster(np.eye(4, dtype=np.float32), ClusterParams(k=9)).k == 4
     with pytest.raises(InputError, match="unknown clustering"):
         ClusterParams(method="dbscan")
+
+
+def test_auto_is_the_default_and_gives_every_row_a_cluster(planted):
+    frame, vectors = planted
+    assert ClusterParams().method == "auto"
+    labels = cluster(vectors, ClusterParams(), neighbors=knn_graph(vectors, 30)).labels
+    assert (labels >= 0).all()
+
+
+def test_hdbscan_noise_is_kept_or_assigned_as_asked(planted):
+    frame, vectors = planted
+    odd = np.random.default_rng(1).normal(size=(8, vectors.shape[1])).astype(np.float32)
+    odd /= np.linalg.norm(odd, axis=1, keepdims=True)
+    data = np.vstack([vectors, odd])
+    kept = cluster(data, ClusterParams(method="hdbscan", min_cluster_size=10)).labels
+    assert (kept == -1).any()
+    assigned = cluster(data, ClusterParams(method="hdbscan", min_cluster_size=10, keep_noise=False)).labels
+    assert (assigned >= 0).all()
+    clustered = kept >= 0
+    assert adjusted_rand_score(kept[clustered], assigned[clustered]) == 1.0  # same groups, maybe renumbered
