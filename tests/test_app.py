@@ -186,3 +186,15 @@ def test_default_start_maps_the_90_word_sample_with_the_real_model():
     at.text_input(key="search.w.query").input("shark").run()
     results = at.dataframe[0].value
     assert {"fish", "whale", "dolphin"} & set(results["text"].head(5))
+    at.switch_page("pages/clusters.py").run()
+    table = at.dataframe[0].value
+    assert table["size"].sum() == 90 and 2 <= len(table) <= 18
+    assert all(label for label in table["label"])
+    assert 0 < float(metrics(at)["Adjusted Rand index"]) <= 1
+    at.switch_page("pages/insights.py").run()
+    assert len(at.dataframe[0].value) == 20
+    at.text_input(key="insights.labels").input("animal, water, sport, software").run()
+    assert not at.exception
+    assert float(metrics(at)["Mean pairwise similarity"]) > 0
+    at.switch_page("pages/data.py").run()
+    assert metrics(at)["Texts"] == "90" and metrics(at)["Duplicates (kept)"] == "2"
