@@ -90,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--perplexity", type=float, default=r.perplexity, help="tsne")
     m.add_argument("--seed", type=int, default=r.seed)
 
+    v = sub.add_parser("serve", help="serve embeddings over an OpenAI-compatible HTTP API")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument(
+        "--backend", default=DEFAULT_BACKEND, choices=sorted(b for b in BACKENDS if b != "precomputed")
+    )
+    v.add_argument("--model", help="model name or local folder (backend's default)")
+    v.add_argument("--dimensions", type=int, help="vector size (openai backend)")
+    v.add_argument("--base-url", help="upstream OpenAI-compatible server (openai backend)")
+    v.add_argument("--batch-size", type=int, default=32)
+    v.add_argument("--cache-dir", help="store folder (default: $EMBEDVIZ_CACHE_DIR or user cache)")
+
     s = sub.add_parser("search", help="print the texts nearest a query as JSON lines")
     common(s)
     s.add_argument("--query", required=True, type=_query)
@@ -205,9 +217,33 @@ def _log_to_stderr() -> None:
     log.propagate = False
 
 
+def run_serve(args: argparse.Namespace) -> int:
+    from embedviz.serve import serve
+
+    if args.backend == "tfidf":
+        raise InputError(
+            "tfidf is fitted on one corpus and cannot serve arbitrary texts; pick a model backend."
+        )
+    options = {"model": args.model}
+    if args.backend == "sentence-transformers":
+        options["batch_size"] = args.batch_size
+    elif args.backend == "openai":
+        options.update(dimensions=args.dimensions, base_url=args.base_url)
+    backend = make_backend(args.backend, **options)
+    store = Store(Path(args.cache_dir) / "store.sqlite" if args.cache_dir else None)
+    serve(backend, store, args.host, args.port, os.environ.get("EMBEDVIZ_API_KEY") or None)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _log_to_stderr()
+    if args.command == "serve":
+        try:
+            return run_serve(args)
+        except EmbedvizError as e:
+            sys.stderr.write(f"embedviz: error: {e}\n")
+            return EXIT_BAD_INPUT
     started = time.perf_counter()
     bars = _Bars(enabled=not args.quiet and sys.stderr.isatty())
     try:

@@ -41,6 +41,7 @@ def embed(
     *,
     hashes: Sequence[bytes] | None = None,
     on_progress: OnProgress = ignore,
+    fit: bool = True,
 ) -> Embeddings:
     """Embed a corpus: the backend is fitted on `texts`, then only unseen texts are encoded.
 
@@ -48,7 +49,8 @@ def embed(
     before a failure is kept and a rerun sends only the rest.
     """
     hashes = list(hashes) if hashes is not None else [text_hash(t) for t in texts]
-    backend.fit(texts)
+    if fit:  # False when the backend is already fitted (a server encoding requests)
+        backend.fit(texts)
     space = backend.space()
     fingerprint = hashlib.sha256(space.encode() + b"".join(hashes)).hexdigest()[:40]
     unique = dict(zip(hashes, texts, strict=True))
@@ -68,7 +70,8 @@ def embed(
         found.update(zip(chunk, vectors, strict=True))
         done = n_cached + start + len(chunk)
         on_progress(Progress("embed", done, total, f"{n_cached:,} from store"))
-    log.info(
+    log.log(
+        logging.INFO if fit else logging.DEBUG,
         "embeddings: %s texts (%s unique), %s encoded, %s from store",
         f"{len(hashes):,}",
         f"{total:,}",

@@ -121,6 +121,10 @@ class SentenceTransformerBackend(Backend):
         self._dimension = model.get_embedding_dimension()
         return model
 
+    def tokenizer(self):
+        """The model's tokenizer (for token counts)."""
+        return self._model().tokenizer
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model().encode(
             list(texts),
