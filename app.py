@@ -12,6 +12,7 @@ pages = st.navigation(
         st.Page("pages/search.py", title="Search", icon=":material/search:"),
         st.Page("pages/clusters.py", title="Clusters", icon=":material/hub:"),
         st.Page("pages/insights.py", title="Insights", icon=":material/insights:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     ]
 )
 layout.sidebar()

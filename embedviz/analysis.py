@@ -92,3 +92,28 @@ def place_query(coords: np.ndarray, indices: np.ndarray, scores: np.ndarray) -> 
     """A query's position on a map: its neighbours' coordinates weighted by similarity. (dims,)"""
     weights = np.clip(scores, 1e-6, None)
     return (coords[indices] * weights[:, None]).sum(axis=0) / weights.sum()
+
+
+def neighbor_overlap(a: Neighbors, b: Neighbors, k: int = 10) -> np.ndarray:
+    """(n,) in [0, 1]: the share of each row's k nearest neighbours that two spaces agree on."""
+    k = min(k, a.k, b.k)
+    if k == 0:
+        return np.ones(len(a.indices), dtype=np.float32)
+    shared = [
+        len(set(x) & set(y))
+        for x, y in zip(a.indices[:, :k].tolist(), b.indices[:, :k].tolist(), strict=True)
+    ]
+    return np.asarray(shared, dtype=np.float32) / k
+
+
+def align(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """`other` (n, d) rotated, reflected, scaled and moved onto `reference` (n, d) as closely as
+    possible in least squares (orthogonal Procrustes), so two maps can be read side by side."""
+    from scipy.linalg import orthogonal_procrustes
+
+    ref_mean, other_mean = reference.mean(axis=0), other.mean(axis=0)
+    ref_c, other_c = reference - ref_mean, other - other_mean
+    ref_scale = np.linalg.norm(ref_c) or 1.0
+    other_scale = np.linalg.norm(other_c) or 1.0
+    rotation, _ = orthogonal_procrustes(other_c / other_scale, ref_c / ref_scale)
+    return ((other_c / other_scale) @ rotation * ref_scale + ref_mean).astype(np.float32)

@@ -16,7 +16,14 @@ from embedviz.ui.state import BackendChoice, DataSource
 from tests.planted import planted_frame
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["pages/map.py", "pages/data.py", "pages/search.py", "pages/clusters.py", "pages/insights.py"]
+PAGES = [
+    "pages/map.py",
+    "pages/data.py",
+    "pages/search.py",
+    "pages/clusters.py",
+    "pages/insights.py",
+    "pages/compare.py",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -198,3 +205,14 @@ def test_default_start_maps_the_90_word_sample_with_the_real_model():
     assert float(metrics(at)["Mean pairwise similarity"]) > 0
     at.switch_page("pages/data.py").run()
     assert metrics(at)["Texts"] == "90" and metrics(at)["Duplicates (kept)"] == "2"
+
+
+def test_compare_page_aligns_two_backends_and_scores_neighbourhoods():
+    at = with_planted_data(app("pages/compare.py")).run()
+    assert not at.exception and not at.error
+    overlap = float(metrics(at)["Mean overlap of the 10 nearest neighbours"].rstrip("%")) / 100
+    assert 0.0 < overlap <= 1.0
+    assert chart_points(at, 0) == chart_points(at, 1) == 100
+    differ = at.dataframe[0].value
+    assert len(differ) == 20
+    assert differ["shared_neighbours"].is_monotonic_increasing

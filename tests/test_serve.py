@@ -26,7 +26,9 @@ def server(tmp_path):
     def start(backend, api_key=None):
         store = Store(tmp_path / "serve.sqlite")
         port = free_port()
-        config = uvicorn.Config(create_app(backend, store, api_key=api_key), host="127.0.0.1", port=port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(backend, store, api_key=api_key), host="127.0.0.1", port=port, log_level="warning"
+        )
         instance = uvicorn.Server(config)
         thread = threading.Thread(target=instance.run, daemon=True)
         thread.start()
@@ -53,7 +55,9 @@ def test_openai_client_gets_the_local_vectors_in_float_and_base64(server):
     texts = ["a rocket in orbit", "bake the flour", "the striker scored a goal"]
     expected = make_backend("planted").encode(texts)
     for encoding_format in ("float", "base64"):
-        response = client(url).embeddings.create(model="planted-v1", input=texts, encoding_format=encoding_format)
+        response = client(url).embeddings.create(
+            model="planted-v1", input=texts, encoding_format=encoding_format
+        )
         rows = [d.embedding for d in sorted(response.data, key=lambda d: d.index)]
         if encoding_format == "base64":  # asked for explicitly, the client hands the text back as is
             rows = [np.frombuffer(base64.b64decode(r), dtype="<f4") for r in rows]
@@ -101,7 +105,9 @@ def test_limits_and_errors_in_openai_shape(server):
     with pytest.raises(openai.NotFoundError) as missing:
         api.embeddings.create(model="text-embedding-3-small", input="x")
     assert missing.value.body["code"] == "model_not_found"
-    big = httpx.post(f"{url}/embeddings", content=b"x" * (17 * 2**20), headers={"content-type": "application/json"})
+    big = httpx.post(
+        f"{url}/embeddings", content=b"x" * (17 * 2**20), headers={"content-type": "application/json"}
+    )
     assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large"
     bad = httpx.post(f"{url}/embeddings", json={"model": "planted-v1"})
     assert bad.status_code == 400 and "input" in bad.json()["error"]["message"]
