@@ -253,8 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.quiet:
             log.setLevel(logging.INFO)  # only after the input proved usable: bad input stays one line
             log.info("%s: %s", corpus.name, corpus.report.summary())
-            for warning in corpus.report.warnings + tuple(store.warnings):
-                log.warning(warning)
+        for warning in corpus.report.warnings + tuple(store.warnings):  # shown even when quiet
+            log.warning(warning)
         (run_map if args.command == "map" else run_search)(args, corpus, backend, store, bars)
     except EmbedvizError as e:
         bars.close()

@@ -28,16 +28,18 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    try:
-        frame.to_parquet(buffer, index=False)
-    except Exception:  # mixed-type metadata columns: store them as text
-        buffer = io.BytesIO()
-        fixed = frame.copy()
-        for column in fixed.columns:
-            if fixed[column].dtype == object:
+    """Parquet; a metadata column Arrow cannot type (mixed numbers and text) is written as text."""
+    import pyarrow as pa
+
+    fixed = frame.copy()
+    for column in fixed.columns:
+        if fixed[column].dtype == object:
+            try:
+                pa.array(fixed[column])
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
                 fixed[column] = fixed[column].map(lambda v: v if v is None or isinstance(v, str) else str(v))
-        fixed.to_parquet(buffer, index=False)
+    buffer = io.BytesIO()
+    fixed.to_parquet(buffer, index=False)
     return buffer.getvalue()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -26,6 +27,8 @@ class FakeOpenAI:
         self.faults: list[tuple[int, dict]] = []
         self.fail_after: int | None = None
         self.delay = 0.0
+        self.slow_requests = 0
+        """The first this many requests wait `delay` seconds before answering (time-outs)."""
         self._lock = threading.Lock()
         server = self
 
@@ -59,6 +62,8 @@ class FakeOpenAI:
             self.requests.append(payload)
             number = len(self.requests)
             fault = self.faults.pop(0) if self.faults else None
+        if number <= self.slow_requests:
+            time.sleep(self.delay)
         if handler.headers.get("Authorization") != f"Bearer {self.key}":
             return _send(
                 handler,
@@ -108,10 +113,15 @@ class FakeOpenAI:
 
 def _send(handler: BaseHTTPRequestHandler, status: int, body: dict, headers: dict | None = None) -> None:
     raw = json.dumps(body).encode()
+    if handler.wfile.closed:
+        return
     handler.send_response(status)
     handler.send_header("Content-Type", "application/json")
     handler.send_header("Content-Length", str(len(raw)))
     for name, value in (headers or {}).items():
         handler.send_header(name, value)
     handler.end_headers()
-    handler.wfile.write(raw)
+    try:
+        handler.wfile.write(raw)
+    except ConnectionError:  # the client gave up (a time-out test): nothing to answer
+        pass

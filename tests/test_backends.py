@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import openai
@@ -186,3 +187,30 @@ def test_openai_failure_midway_keeps_finished_batches(tmp_path):
         result = embed(texts, backend, store)
         assert server.n_inputs - before == 3000 - 2048
     assert result.n_from_store == 2048
+
+
+def test_openai_honours_retry_after():
+    with FakeOpenAI() as server:
+        server.faults = [(429, {"Retry-After": "1"})]
+        started = time.monotonic()
+        openai_backend(server).encode(["orbit"])
+        waited = time.monotonic() - started
+    assert len(server.requests) == 2
+    assert waited >= 1.0, "the client waited as the server asked before retrying"
+
+
+def test_openai_retries_a_timed_out_request():
+    with FakeOpenAI() as server:
+        server.delay, server.slow_requests = 2.0, 1
+        client = openai.OpenAI(api_key=server.key, base_url=server.url, max_retries=2, timeout=0.5)
+        vectors = make_backend("openai", client=client).encode(["galaxy"])
+    assert vectors.shape == (1, 1536)
+    assert len(server.requests) == 2
+
+
+def test_openai_time_outs_end_in_a_clear_error():
+    with FakeOpenAI() as server:
+        server.delay, server.slow_requests = 2.0, 10
+        client = openai.OpenAI(api_key=server.key, base_url=server.url, max_retries=1, timeout=0.3)
+        with pytest.raises(BackendError, match="timed out"):
+            make_backend("openai", client=client).encode(["galaxy"])
