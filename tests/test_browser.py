@@ -82,3 +82,40 @@ def test_sample_map_renders_lasso_selects_and_search_finds(browser, tmp_path):
             page.wait_for_timeout(2500)
             assert not page.locator("[data-testid='stException']").count()
             shot(page, name.lower())
+
+
+def test_html_and_script_in_texts_are_shown_never_run(browser, tmp_path):
+    """An upload full of tags: no script runs (no dialog opens) and the tags read as text."""
+    upload = tmp_path / "tags.csv"
+    texts = [
+        '<script>alert("boom")</script> rocket orbit',
+        '<img src=x onerror="alert(2)"> oven bake',
+        "<b>bold</b> goal",
+    ]
+    upload.write_text("text\n" + "\n".join(f'"{t.replace(chr(34), chr(34) * 2)}"' for t in texts) + "\n")
+    with streamlit_server(tmp_path / "cache", tmp_path / "streamlit.log") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(url)
+        page.get_by_role("link", name="Data").click()
+        page.get_by_text("Upload a file").click()
+        page.locator("input[type=file]").set_input_files(str(upload))
+        page.get_by_text("Dropped (empty)").wait_for(timeout=120_000)
+        cell = page.locator(
+            "[data-testid^='glide-cell-']", has_text='<script>alert("boom")</script> rocket orbit'
+        )
+        cell.first.wait_for(state="attached", timeout=60_000)  # the tags are there, as text
+        page.get_by_role("link", name="Map").click()
+        page.wait_for_function(
+            "() => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullData &&"
+            " g._fullData.reduce((n, t) => n + (t._length || 0), 0) === 3 }",
+            timeout=180_000,
+        )
+        hover = page.evaluate(
+            "() => document.querySelector('.js-plotly-plot')._fullData.map(t => t.hovertext).flat()"
+        )
+        assert any("&lt;script&gt;" in h for h in hover)
+        page.wait_for_timeout(1500)
+        assert not dialogs, f"a script ran: {dialogs}"
+        assert not page.locator("[data-testid='stException']").count()
