@@ -5,6 +5,7 @@ import streamlit as st
 from embedviz.ui import layout
 
 st.set_page_config(page_title="embedviz", page_icon="🔭", layout="wide")
+layout.server_logging()
 pages = st.navigation(
     [
         st.Page("pages/map.py", title="Map", icon=":material/map:", default=True),

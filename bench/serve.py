@@ -26,7 +26,7 @@ import openai  # noqa: E402
 
 from tests.browser import free_port  # noqa: E402
 
-WORDS = "the a quick slow report market river player music recipe engine city storm garden".split()
+WORDS = ["the", "a", "quick", "slow", "report", "market", "river", "player", "music", "recipe", "engine", "city", "storm", "garden"]
 
 
 def sentence(i: int) -> str:
@@ -60,8 +60,10 @@ def main() -> None:
     port = free_port()
     env = dict(os.environ, EMBEDVIZ_CACHE_DIR=tempfile.mkdtemp())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "embedviz", "serve", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "embedviz", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -109,7 +111,9 @@ def main() -> None:
         batches, size = 8, 256
         t0 = time.perf_counter()
         for b in range(batches):
-            api.embeddings.create(model="all-MiniLM-L6-v2", input=[sentence(1_000_000 + b * size + i) for i in range(size)])
+            api.embeddings.create(
+                model="all-MiniLM-L6-v2", input=[sentence(1_000_000 + b * size + i) for i in range(size)]
+            )
         batch_tps = batches * size / (time.perf_counter() - t0)
     finally:
         proc.terminate()
@@ -117,7 +121,9 @@ def main() -> None:
 
     bare_batch, bare_single = bare_model(batches * size)
     print("| measure | figure |\n|---|---:|")
-    print(f"| single-sentence requests, {args.clients} concurrent clients ({len(latencies)} requests) | {rps:.1f} req/s |")
+    print(
+        f"| single-sentence requests, {args.clients} concurrent clients ({len(latencies)} requests) | {rps:.1f} req/s |"
+    )
     print(f"| latency p50 / p99 | {p50:.0f} ms / {p99:.0f} ms |")
     print(f"| batch requests ({batches} x {size} texts) | {batch_tps:.0f} texts/s |")
     print(f"| bare model, batches of 32 | {bare_batch:.0f} texts/s |")

@@ -204,3 +204,14 @@ def test_a_key_never_reaches_store_logs_exports_or_urls(tmp_path, capsys, monkey
     for key in ("data.source", "data.backend", "map.reduce", "map.color", "clusters.params", "search.query"):
         assert secret not in repr(at.session_state[key])
     assert re.search(r"\bsk-", repr(compute.memo()._items.keys())) is None
+
+
+def test_app_file_over_the_size_limit(clean_caches, monkeypatch):
+    monkeypatch.setenv("EMBEDVIZ_MAX_MB", "0.01")
+    name, data, _ = OVER_SIZE
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["data.source"] = DataSource("upload", name, compute.remember_input(name, data))
+    at.session_state["data.backend"] = BackendChoice("planted")
+    at.run()
+    assert not at.exception
+    assert any("size limit" in e.value and "EMBEDVIZ_MAX_MB" in e.value for e in at.error)

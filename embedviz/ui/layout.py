@@ -30,3 +30,17 @@ def label_column(columns: list[str], key: str) -> str | None:
     guess = guess_label_column(columns)
     picked = st.selectbox("Label column", options, index=options.index(guess) if guess else 0, key=key)
     return None if picked == "(none)" else picked
+
+
+def server_logging() -> None:
+    """embedviz's log lines on the server's stderr at EMBEDVIZ_LOG_LEVEL (default WARNING)."""
+    import logging
+    import os
+
+    logger = logging.getLogger("embedviz")
+    if not any(getattr(h, "embedviz", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.embedviz = True
+        handler.setFormatter(logging.Formatter("embedviz %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(os.environ.get("EMBEDVIZ_LOG_LEVEL", "WARNING").upper())
