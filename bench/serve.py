@@ -26,7 +26,22 @@ import openai  # noqa: E402
 
 from tests.browser import free_port  # noqa: E402
 
-WORDS = ["the", "a", "quick", "slow", "report", "market", "river", "player", "music", "recipe", "engine", "city", "storm", "garden"]
+WORDS = [
+    "the",
+    "a",
+    "quick",
+    "slow",
+    "report",
+    "market",
+    "river",
+    "player",
+    "music",
+    "recipe",
+    "engine",
+    "city",
+    "storm",
+    "garden",
+]
 
 
 def sentence(i: int) -> str:

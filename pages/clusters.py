@@ -5,6 +5,7 @@ import streamlit as st
 
 from embedviz import analysis, figures
 from embedviz.cluster import CLUSTER_METHODS, ClusterParams
+from embedviz.naming import DEFAULT_CHAT_MODEL
 from embedviz.ui import compute, layout, state
 
 st.title("Clusters")
@@ -46,6 +47,17 @@ with compute.shown_errors():
         }
         for s in clusters.summaries
     )
+    with st.expander("Name clusters with an OpenAI chat model (optional)"):
+        st.caption("Sends each cluster's keywords and 3 representative texts to the chat model.")
+        use = st.toggle("Name the clusters", value=False, key="clusters.w.names")
+        key = st.text_input("API key (kept only in this session)", type="password", key="clusters.openai_key")
+        base_url = (
+            st.text_input("Base URL (empty = api.openai.com)", key="clusters.w.base_url").strip() or None
+        )
+        chat_model = st.text_input("Chat model", value=DEFAULT_CHAT_MODEL, key="clusters.w.chat_model")
+    if use:
+        names = compute.cluster_names(corpus, cur.embeddings, clusters, key or None, base_url, chat_model)
+        table.insert(1, "name", table["cluster"].map(names).fillna("noise"))
     st.metric("Clusters", clusters.clustering.k)
     st.dataframe(table, width="stretch", hide_index=True)
 

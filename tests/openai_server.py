@@ -87,6 +87,21 @@ class FakeOpenAI:
                 {"error": {"message": f"planned fault {status}", "type": "server_error"}},
                 headers,
             )
+        if "messages" in payload:  # chat completions: name the cluster after its first keyword
+            prompt = payload["messages"][-1]["content"]
+            keyword = prompt.split("Keywords: ", 1)[1].split(",", 1)[0].split(".", 1)[0]
+            reply = {"role": "assistant", "content": f"All about {keyword}"}
+            return _send(
+                handler,
+                200,
+                {
+                    "id": "c",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": payload["model"],
+                    "choices": [{"index": 0, "message": reply, "finish_reason": "stop"}],
+                },
+            )
         inputs = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
         if len(inputs) > 2048:
             return _send(

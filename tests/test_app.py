@@ -216,3 +216,18 @@ def test_compare_page_aligns_two_backends_and_scores_neighbourhoods():
     differ = at.dataframe[0].value
     assert len(differ) == 20
     assert differ["shared_neighbours"].is_monotonic_increasing
+
+
+def test_clusters_can_be_named_by_a_chat_model_on_request():
+    from tests.openai_server import FakeOpenAI
+
+    at = with_planted_data(app("pages/clusters.py")).run()
+    assert "name" not in at.dataframe[0].value.columns, "off by default"
+    with FakeOpenAI(key="chat-key") as server:
+        at.text_input(key="clusters.openai_key").input("chat-key")
+        at.text_input(key="clusters.w.base_url").input(server.url)
+        at.toggle(key="clusters.w.names").set_value(True).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        table = at.dataframe[0].value
+        assert all(name.startswith("All about ") for name in table["name"])
+        assert len(server.requests) == 5

@@ -97,3 +97,20 @@ def test_hdbscan_noise_is_kept_or_assigned_as_asked(planted):
     assert (assigned >= 0).all()
     clustered = kept >= 0
     assert adjusted_rand_score(kept[clustered], assigned[clustered]) == 1.0  # same groups, maybe renumbered
+
+
+def test_cluster_names_from_a_chat_model_on_a_local_server(planted):
+    import openai
+
+    from embedviz.naming import name_clusters
+    from tests.openai_server import FakeOpenAI
+
+    frame, vectors = planted
+    labels = cluster(vectors, ClusterParams(k=5)).labels
+    summaries = summarize(frame["text"].tolist(), vectors, labels)
+    with FakeOpenAI() as server:
+        client = openai.OpenAI(api_key=server.key, base_url=server.url, max_retries=0)
+        names = name_clusters(summaries, frame["text"].tolist(), client)
+    assert sorted(names) == [0, 1, 2, 3, 4]
+    assert all(names[s.cluster] == f"All about {s.keywords[0]}" for s in summaries)
+    assert all("Examples:" in r["messages"][0]["content"] for r in server.requests)

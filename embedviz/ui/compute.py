@@ -171,6 +171,25 @@ def clusters(
     return memo().get_or_compute(("clusters", emb.fingerprint, params), compute)
 
 
+def cluster_names(
+    data: Corpus,
+    emb: Embeddings,
+    labelled: pipeline.LabelledClustering,
+    api_key: str | None,
+    base_url: str | None,
+    model: str,
+) -> dict[int, str]:
+    """Names from a chat model, remembered by recipe (never by key)."""
+    from embedviz.naming import chat_client, name_clusters
+
+    def compute() -> dict[int, str]:
+        with st.spinner("Asking the chat model for cluster names…"):
+            return name_clusters(labelled.summaries, data.texts, chat_client(api_key, base_url), model)
+
+    key = ("names", emb.fingerprint, state.cluster_params(), base_url, model)
+    return memo().get_or_compute(key, compute)
+
+
 def outliers(emb: Embeddings) -> np.ndarray:
     return memo().get_or_compute(("outliers", emb.fingerprint), lambda: analysis.outlier_scores(graph(emb)))
 
