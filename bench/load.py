@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -37,7 +38,7 @@ SOURCES = [
     "tweeteval_emoji",
     "ag_news_test",
 ]
-LIMIT_MS = 900_000
+LIMIT_MS = int(os.environ.get("EMBEDVIZ_LOAD_LIMIT_S", "600")) * 1000
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -63,29 +64,33 @@ def main() -> None:
     os.environ["EMBEDVIZ_LOG_LEVEL"] = "INFO"
     log_path = work / "streamlit.log"
     results: dict[int, float | str] = {}
-    with streamlit_server(work / "cache", log_path) as url, sync_playwright() as p:
-        server_pid = int(
-            os.popen(f"pgrep -f 'streamlit run app.py --server.port {url.rsplit(':', 1)[1]}'")
-            .read()
-            .split()[0]
-        )
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        pages = []
-        for path in files:  # set up each session's page, uploads start together below
-            page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-            page.goto(url)
-            page.get_by_role("link", name="Data").click()
-            page.get_by_text("Upload a file").click()
-            pages.append((page, path))
-        started = time.perf_counter()
-        for page, path in pages:  # every session uploads, then opens its map: all compute at once
-            page.locator("input[type=file]").set_input_files(str(path))
-        for page, path in pages:
-            page.get_by_text(path.name).first.wait_for(timeout=LIMIT_MS)
-            page.get_by_text("Dropped (empty)").wait_for(timeout=LIMIT_MS)
-            page.get_by_role("link", name="Map").click()
-        for i, (page, _) in enumerate(pages):  # playwright's sync API waits on one page at a time
-            try:
+    ready = threading.Barrier(args.sessions)
+
+    def session(i: int, path: Path, url: str) -> None:
+        """One user in a browser of its own; uploads start together once every page is ready."""
+        step = "start"
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1200, "height": 900})
+                page.goto(url)
+                page.wait_for_function(
+                    "() => document.querySelector('.js-plotly-plot')?._fullData", timeout=LIMIT_MS
+                )
+                page.get_by_role("link", name="Data").click()
+                page.get_by_text("Upload a file").click()
+                page.locator("input[type=file]").wait_for(state="attached", timeout=LIMIT_MS)
+                ready.wait(timeout=LIMIT_MS / 1000)
+                started = time.perf_counter()
+                page.locator("input[type=file]").set_input_files(str(path))
+                step = "upload shown"
+                page.wait_for_function(  # the Data page has read this upload: its row count shows
+                    "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some(e => e.innerText === n)",
+                    arg=f"{args.rows:,}",
+                    timeout=LIMIT_MS,
+                )
+                step = "map of the upload"
+                page.get_by_role("link", name="Map").click()
                 page.wait_for_function(
                     "n => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullData &&"
                     " g._fullData.reduce((s, t) => s + (t._length || 0), 0) === n }",
@@ -93,10 +98,19 @@ def main() -> None:
                     timeout=LIMIT_MS,
                 )
                 results[i] = time.perf_counter() - started
-            except Exception as e:  # report and go on with the other sessions
-                results[i] = f"failed: {type(e).__name__}"
+                browser.close()
+        except Exception as e:  # report and let the other sessions finish
+            results[i] = f"failed at {step}: {type(e).__name__}"
+
+    with streamlit_server(work / "cache", log_path) as url:
+        port = url.rsplit(":", 1)[1]
+        server_pid = int(os.popen(f"pgrep -f 'streamlit run app.py --server.port {port}'").read().split()[0])
+        threads = [threading.Thread(target=session, args=(i, path, url)) for i, path in enumerate(files)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=3 * LIMIT_MS / 1000)
         peak = peak_rss_mb(server_pid)
-        browser.close()
     loads = log_path.read_text().count("loading model")
     print("| session | dataset slice | map shown after (s) |\n|---|---|---:|")
     for i, path in enumerate(files):
