@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from embedviz.backends import BACKENDS, DEFAULT_BACKEND, make_backend
+from embedviz.backends import BACKENDS, DEFAULT_BACKEND, build_backend
 from embedviz.backends.base import Backend
 from embedviz.cluster import CLUSTER_METHODS, ClusterParams
 from embedviz.corpus import Corpus, load_corpus
@@ -109,19 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def backend_from_args(args: argparse.Namespace, corpus: Corpus) -> Backend:
-    options: dict = {}
-    if args.backend == "sentence-transformers":
-        options = {"model": args.model, "batch_size": args.batch_size}
-    elif args.backend == "openai":
-        options = {"model": args.model, "dimensions": args.dimensions, "base_url": args.base_url}
-    elif args.backend == "tfidf" and args.dimensions:
-        options = {"dimensions": args.dimensions}
-    elif args.backend == "precomputed":
-        options = {"vectors": _precomputed_vectors(args.vectors, corpus), "source": args.vectors}
-    elif args.model:
-        options = {"model": args.model}
-    return make_backend(args.backend, **options)
+def backend_from_args(args: argparse.Namespace, corpus: Corpus | None = None) -> Backend:
+    vectors = _precomputed_vectors(args.vectors, corpus) if args.backend == "precomputed" else None
+    return build_backend(
+        args.backend,
+        model=args.model,
+        dimensions=args.dimensions,
+        base_url=args.base_url,
+        batch_size=args.batch_size,
+        vectors=vectors,
+        source=getattr(args, "vectors", None),
+    )
 
 
 def _precomputed_vectors(source: str | None, corpus: Corpus):
@@ -224,12 +222,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise InputError(
             "tfidf is fitted on one corpus and cannot serve arbitrary texts; pick a model backend."
         )
-    options = {"model": args.model}
-    if args.backend == "sentence-transformers":
-        options["batch_size"] = args.batch_size
-    elif args.backend == "openai":
-        options.update(dimensions=args.dimensions, base_url=args.base_url)
-    backend = make_backend(args.backend, **options)
+    backend = backend_from_args(args)
     store = Store(Path(args.cache_dir) / "store.sqlite" if args.cache_dir else None)
     serve(backend, store, args.host, args.port, os.environ.get("EMBEDVIZ_API_KEY") or None)
     return 0

@@ -55,9 +55,44 @@ def make_backend(name: str, **options) -> Backend:
         raise BackendError(f"backend {name!r}: {e}") from None
 
 
+def build_backend(
+    name: str,
+    *,
+    model: str | None = None,
+    dimensions: int | None = None,
+    base_url: str | None = None,
+    batch_size: int = 32,
+    api_key: str | None = None,
+    vectors=None,
+    source: str | None = None,
+) -> Backend:
+    """A backend from the settings the CLI and the page share, each passed where it applies:
+    model and batch size (sentence-transformers), model, dimensions, base URL and key (openai),
+    dimensions (tfidf), vectors (precomputed), model (any other registered backend)."""
+    if name == "sentence-transformers":
+        options = {"model": model, "batch_size": batch_size}
+    elif name == "openai":
+        options = {"model": model, "dimensions": dimensions, "base_url": base_url, "api_key": api_key}
+    elif name == "tfidf":
+        options = {"dimensions": dimensions} if dimensions else {}
+    elif name == "precomputed":
+        options = {"vectors": vectors, "source": source or "vectors"}
+    else:
+        options = {"model": model} if model else {}
+    return make_backend(name, **options)
+
+
 def register_backend(name: str, factory: Callable[..., Backend]) -> None:
     """Add a backend (a plug-in, or a test's tiny deterministic one)."""
     BACKENDS[name] = factory
 
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Backend", "make_backend", "normalize", "register_backend"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "Backend",
+    "build_backend",
+    "make_backend",
+    "normalize",
+    "register_backend",
+]

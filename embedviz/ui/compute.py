@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from embedviz import analysis, pipeline
-from embedviz.backends import make_backend
+from embedviz.backends import build_backend
 from embedviz.backends.base import Backend
 from embedviz.backends.precomputed import vectors_from_column
 from embedviz.cluster import ClusterParams
@@ -114,25 +114,21 @@ def corpus(source: DataSource | None = None, text_column: str | None = None) -> 
 
 
 def backend(choice: BackendChoice, data: Corpus) -> Backend:
-    if choice.name == "sentence-transformers":
-        return make_backend(choice.name, model=choice.model, batch_size=choice.batch_size)
-    if choice.name == "openai":
-        return make_backend(
-            choice.name,
-            model=choice.model,
-            dimensions=choice.dimensions,
-            base_url=choice.base_url,
-            api_key=state.api_key(),
-        )
+    vectors = None
     if choice.name == "precomputed":
         if not choice.vectors:
             raise InputError("pick the column that holds the vectors on the Data page.")
-        return make_backend(
-            choice.name, vectors=vectors_from_column(data.frame, choice.vectors), source=choice.vectors
-        )
-    if choice.name == "tfidf" and choice.dimensions:
-        return make_backend(choice.name, dimensions=choice.dimensions)
-    return make_backend(choice.name)
+        vectors = vectors_from_column(data.frame, choice.vectors)
+    return build_backend(
+        choice.name,
+        model=choice.model,
+        dimensions=choice.dimensions,
+        base_url=choice.base_url,
+        batch_size=choice.batch_size,
+        api_key=state.api_key() if choice.name == "openai" else None,
+        vectors=vectors,
+        source=choice.vectors,
+    )
 
 
 def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
