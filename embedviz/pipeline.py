@@ -166,7 +166,7 @@ def search(
 
 
 def similar(corpus: Corpus, emb: Embeddings, store: Store | None, row: int, k: int = 10) -> list[Hit]:
-    """ "More like this": the k nearest other texts to corpus position `row`."""
+    """More like this: the k nearest other texts to corpus position `row`."""
     if not 0 <= row < len(emb):
         raise InputError(f"row {row} is out of range (0 to {len(emb) - 1}).")
     if k <= GRAPH_K:
