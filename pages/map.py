@@ -82,24 +82,21 @@ with compute.shown_errors():
     frame = pipeline.map_frame(corpus, proj, clusters)
     frame["outlier_score"] = scores
 
-    query_point = query_rows = None
+    query_point = query_rows = query_vector = None
+    if query.strip():
+        query_vector, found = compute.query_neighbors(cur, query, 10)
+        query_rows = found.indices[0]
+        query_point = place_query(proj.coords, query_rows, found.scores[0])
     if color == COLOR_CLUSTER:
         color_values = frame["cluster_label"].where(frame["cluster"] >= 0, "noise")
     elif color == COLOR_OUTLIER:
         color_values = pd.Series(scores)
     elif color == COLOR_QUERY:
-        if not query.strip():
+        color_values = None if query_vector is None else pd.Series(cur.embeddings.vectors @ query_vector)
+        if query_vector is None:
             st.info("Type a query to colour the map by similarity to it.")
-            color_values = None
-        else:
-            vector, _ = compute.query_neighbors(cur, query, 1)
-            color_values = pd.Series(cur.embeddings.vectors @ vector)
     else:
         color_values = corpus.frame[color]
-    if query.strip():
-        _, found = compute.query_neighbors(cur, query, 10)
-        query_rows = found.indices[0]
-        query_point = place_query(proj.coords, query_rows, found.scores[0])
 
     hover = figures.hover_texts(corpus.frame, corpus.text_column, corpus.metadata_columns)
     fig = figures.map_figure(
