@@ -157,12 +157,18 @@ def search(
     on_progress: OnProgress = ignore,
 ) -> list[Hit]:
     """The k texts most similar to `query`, embedded by the same backend."""
-    if not query.strip():
-        raise InputError("the query is empty; type some text to search for.")
     emb = embeddings(corpus, backend, store, on_progress)
-    vector = embed_query(query, backend, store)
-    found = top_k(emb.vectors, vector[None, :], k)
+    found = top_k(emb.vectors, embed_queries(corpus, backend, store, [query]), k)
     return hits(corpus, found.indices[0], found.scores[0])
+
+
+def embed_queries(corpus: Corpus, backend: Backend, store: Store | None, texts: list[str]) -> np.ndarray:
+    """Queries (or candidate labels) in the corpus's space: (m, d). A corpus-fitted backend is
+    fitted on the corpus first."""
+    if any(not t.strip() for t in texts):
+        raise InputError("the query is empty; type some text to search for.")
+    backend.fit(corpus.texts)
+    return np.vstack([embed_query(t, backend, store) for t in texts])
 
 
 def similar(corpus: Corpus, emb: Embeddings, store: Store | None, row: int, k: int = 10) -> list[Hit]:

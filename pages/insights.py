@@ -43,7 +43,7 @@ with compute.shown_errors():
         )
         names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
         if len(names) >= 2:
-            result = analysis.classify(vectors, compute.label_vectors(cur, names), names)
+            result = analysis.classify(vectors, compute.query_vectors(cur, names), names)
             counts = (
                 pd.Series(result.predicted()).value_counts().rename_axis("label").reset_index(name="texts")
             )

@@ -37,12 +37,14 @@ class TfidfBackend(Backend):
         }
 
     def fit(self, texts: Sequence[str]) -> None:
-        self._corpus = list(texts)
+        """Remember the corpus; the model is fitted on first encode, and kept when the same
+        corpus is given again (search fits before every query)."""
         h = hashlib.sha256()
-        for text in self._corpus:
+        for text in texts:
             h.update(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
-        self._corpus_digest = h.hexdigest()[:32]
-        self._fitted = None
+        digest = h.hexdigest()[:32]
+        if digest != self._corpus_digest:
+            self._corpus, self._corpus_digest, self._fitted = list(texts), digest, None
 
     def _model(self):
         if self._fitted is None:

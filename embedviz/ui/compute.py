@@ -23,7 +23,7 @@ from embedviz.backends.base import Backend
 from embedviz.backends.precomputed import vectors_from_column
 from embedviz.cluster import ClusterParams
 from embedviz.corpus import Corpus, corpus_from_text, load_corpus
-from embedviz.embed import Embeddings, embed_query
+from embedviz.embed import Embeddings
 from embedviz.errors import EmbedvizError, InputError
 from embedviz.neighbors import Neighbors, top_k
 from embedviz.progress import Progress
@@ -205,29 +205,18 @@ def current() -> Current:
 
 def query_neighbors(cur: Current, text: str, k: int) -> tuple[np.ndarray, Neighbors]:
     """The query's vector (d,) and its k nearest texts, in the corpus's space."""
-    if not text.strip():
-        raise InputError("the query is empty; type some text to search for.")
-    choice = state.backend()
-
-    def compute() -> np.ndarray:
-        b = backend(choice, cur.corpus)
-        b.fit(cur.corpus.texts)
-        return embed_query(text, b, store())
-
-    vector = memo().get_or_compute(("query", cur.embeddings.fingerprint, choice, text), compute)
+    vector = query_vectors(cur, (text,))[0]
     return vector, top_k(cur.embeddings.vectors, vector[None, :], k)
 
 
-def label_vectors(cur: Current, names: tuple[str, ...]) -> np.ndarray:
-    """Candidate labels embedded like the texts: (L, d)."""
+def query_vectors(cur: Current, texts: tuple[str, ...]) -> np.ndarray:
+    """Queries or candidate labels embedded like the corpus: (m, d)."""
     choice = state.backend()
 
     def compute() -> np.ndarray:
-        b = backend(choice, cur.corpus)
-        b.fit(cur.corpus.texts)
-        return np.vstack([embed_query(name, b, store()) for name in names])
+        return pipeline.embed_queries(cur.corpus, backend(choice, cur.corpus), store(), list(texts))
 
-    return memo().get_or_compute(("labels", cur.embeddings.fingerprint, choice, names), compute)
+    return memo().get_or_compute(("queries", cur.embeddings.fingerprint, choice, texts), compute)
 
 
 @contextmanager
