@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from embedviz.ui import layout
+from embedviz.ui import compute, layout
 
 st.set_page_config(page_title="embedviz", page_icon="🔭", layout="wide")
 layout.server_logging()
+compute.warm_up()
 pages = st.navigation(
     [
         st.Page("pages/map.py", title="Map", icon=":material/map:", default=True),

@@ -180,6 +180,10 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
         keep_noise=not args.assign_noise,
         seed=args.seed,
     )
+    if reduce_params.method == "umap" or cluster_params.method == "auto":
+        from embedviz.compiled import warm_up_in_background
+
+        warm_up_in_background()  # compiles or loads UMAP's numba code while the texts are encoded
     result = build_map(corpus, backend, store, reduce_params, cluster_params, on_progress=bars)
     write_table(result.frame, out)
     trust = result.projection.trustworthiness

@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 from embedviz.errors import InputError
-from embedviz.neighbors import Neighbors
+from embedviz.neighbors import Neighbors, knn_graph
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,10 @@ AUTO_DIMENSIONS = 5
 """auto: clusters are found in a 5-D UMAP of the kNN graph, where groups separate far more
 clearly than in the raw space (silhouette then picks k close to the true number)."""
 AUTO_MIN_ROWS = 50
+AUTO_SAMPLE = 25_000
+"""auto above this many texts: clusters are found on a random sample of this size, then every
+other text joins the cluster most of its graph neighbours are in (a 5-D UMAP of 100k texts
+would take a minute; of the sample, 15 s)."""
 
 
 @dataclass(frozen=True)
@@ -99,13 +103,10 @@ def cluster(
         labels = _hdbscan(vectors, params)
         if not params.keep_noise:
             labels = _assign_noise(vectors, labels)
+    elif params.method == "auto" and n > AUTO_SAMPLE:
+        labels = _auto_sampled(vectors, params, neighbors, notes)
     elif params.method == "auto" and n >= AUTO_MIN_ROWS:
-        low = _low_dimensional(vectors, neighbors, params.seed)
-        k = params.k
-        if k is None:
-            k = _pick_k(low, _kmeans, params, metric="euclidean")
-            notes.append(f"k = {k}, picked by silhouette in a {AUTO_DIMENSIONS}-D UMAP of the texts.")
-        labels = _kmeans(low, min(k, n), params.seed)
+        labels = _auto(vectors, params, neighbors, notes)
     else:
         fit = _agglomerative_fitter(vectors, neighbors) if params.method == "agglomerative" else _kmeans
         k = params.k
@@ -117,6 +118,51 @@ def cluster(
             k = n
         labels = fit(vectors, k, params.seed)
     return Clustering(_by_size(labels), tuple(notes))
+
+
+def _auto(vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]):
+    low = _low_dimensional(vectors, neighbors, params.seed)
+    k = params.k
+    if k is None:
+        k = _pick_k(low, _kmeans, params, metric="euclidean")
+        notes.append(f"k = {k}, picked by silhouette in a {AUTO_DIMENSIONS}-D UMAP of the texts.")
+    return _kmeans(low, min(k, len(vectors)), params.seed)
+
+
+def _auto_sampled(vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]):
+    """auto on a random sample, then the rest by their neighbours' clusters."""
+    n = len(vectors)
+    sample = np.sort(np.random.default_rng(params.seed).choice(n, AUTO_SAMPLE, replace=False))
+    part = vectors[sample]
+    labels = np.full(n, -1, dtype=np.int64)
+    labels[sample] = _auto(part, params, knn_graph(part, 15), notes)
+    notes.append(
+        f"clusters found on a random sample of {AUTO_SAMPLE:,} texts; "
+        f"the other {n - AUTO_SAMPLE:,} joined their nearest neighbours' clusters."
+    )
+    return propagate(vectors, labels, neighbors if neighbors is not None else knn_graph(vectors, 15))
+
+
+def propagate(vectors: np.ndarray, labels: np.ndarray, neighbors: Neighbors, rounds: int = 5) -> np.ndarray:
+    """Give each unlabelled row (-1) the cluster its labelled graph neighbours weigh most, round
+    by round; rows no labelled neighbour reaches take the most similar cluster centre."""
+    labels = labels.copy()
+    k = int(labels.max()) + 1
+    for _ in range(rounds):
+        todo = np.nonzero(labels < 0)[0]
+        if not len(todo) or k == 0:
+            break
+        found = labels[neighbors.indices[todo]]
+        weights = np.where(found >= 0, np.maximum(neighbors.scores[todo], 1e-6), 0.0)
+        cells = np.arange(len(todo))[:, None] * k + np.maximum(found, 0)
+        votes = np.bincount(cells.ravel(), weights.ravel(), minlength=len(todo) * k).reshape(len(todo), k)
+        reached = votes.max(axis=1) > 0
+        if not reached.any():
+            break
+        labels[todo[reached]] = votes[reached].argmax(axis=1)
+    if (labels < 0).any() and k:
+        labels = _assign_noise(vectors, labels)
+    return labels
 
 
 def _kmeans(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -177,7 +223,9 @@ def _pick_k(vectors: np.ndarray, fit, params: ClusterParams, metric: str = "cosi
 
 def _low_dimensional(vectors: np.ndarray, neighbors: Neighbors | None, seed: int) -> np.ndarray:
     """A 5-D UMAP for clustering (min_dist 0 packs groups tight), reusing the kNN graph."""
-    import umap
+    from embedviz.compiled import load_umap
+
+    umap = load_umap()
 
     from embedviz.neighbors import umap_knn
 

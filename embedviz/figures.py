@@ -12,9 +12,18 @@ from plotly.colors import qualitative
 HOVER_CHARS = 140
 MAX_HOVER_COLUMNS = 4
 CATEGORY_LIMIT = 60
+"""Above this many distinct values a column is coloured as numbers (or by rank)."""
 PALETTE = qualitative.Dark24 + qualitative.Light24
 """48 distinct colours, so clusters and groups do not share one."""
-"""Above this many distinct values a column is coloured as numbers (or by rank)."""
+COMPACT_HOVER_ABOVE = 20_000
+COMPACT_HOVER_CHARS = 60
+"""Above 20k points a hover shows the text's first 60 characters only; the whole row is in the
+selection table, looked up by the point's row number. 100k points stay under 10 MB this way."""
+MAX_POINTS = 200_000
+SAMPLE_POINTS = 50_000
+"""Above 200k points the map shades the density of all of them and draws a fixed random
+sample of 50k as points (hover, selection); the browser stays smooth at 1M and more."""
+DENSITY_BINS = 300
 
 
 def shorten(text: str, limit: int = HOVER_CHARS) -> str:
@@ -22,8 +31,20 @@ def shorten(text: str, limit: int = HOVER_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def hover_texts(frame: pd.DataFrame, text_column: str, columns: list[str]) -> list[str]:
-    """One escaped hover label per row: the shortened text, then a few metadata values."""
+def drawn_rows(n: int, limit: int = MAX_POINTS, sample: int = SAMPLE_POINTS, seed: int = 0) -> np.ndarray:
+    """The rows drawn as points: all of them up to `limit`, else a fixed random sample."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
+
+
+def hover_texts(frame: pd.DataFrame, text_column: str, columns: list[str], rows=None) -> list[str]:
+    """One escaped hover label per drawn row (`rows`, default all): the shortened text, then a
+    few metadata values; only the text's start when the data is large."""
+    compact = len(frame) > COMPACT_HOVER_ABOVE
+    frame = frame if rows is None else frame.iloc[rows]
+    if compact:
+        return [html.escape(shorten(t, COMPACT_HOVER_CHARS)) for t in frame[text_column]]
     shown = [c for c in columns if c != text_column][:MAX_HOVER_COLUMNS]
     lines = [frame[text_column].map(lambda t: html.escape(shorten(t)))]
     for column in shown:
@@ -47,18 +68,28 @@ def map_figure(
     color_title: str = "",
     query: np.ndarray | None = None,
     query_neighbors: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
     height: int = 620,
 ) -> go.Figure:
-    """A WebGL scatter of coords (n, 2) or a 3-D scatter of (n, 3); customdata holds the row."""
+    """A WebGL scatter of coords (n, 2) or a 3-D scatter of (n, 3); customdata holds the row.
+
+    `rows` (from drawn_rows) are the rows drawn as points; `hover` and `color` are given for
+    those rows only. When they are a sample, a 2-D map shades the density of all rows beneath.
+    """
     dims = coords.shape[1]
-    rows = np.arange(len(coords))
+    rows = np.arange(len(coords)) if rows is None else np.asarray(rows)
     fig = go.Figure()
+    if len(rows) < len(coords) and dims == 2:
+        fig.add_trace(_density(coords))
+    points = coords[rows]
+    ids = rows.astype(np.int32)
     categorical = color is not None and is_categorical(color)
     if categorical:
         values = color.astype(str).to_numpy()
         for value in pd.unique(values):
             mask = values == value
-            fig.add_trace(_points(coords[mask], [hover[i] for i in rows[mask]], rows[mask], dims, name=value))
+            picked = np.nonzero(mask)[0]
+            fig.add_trace(_points(points[mask], [hover[i] for i in picked], ids[mask], dims, name=value))
     else:
         marker = {}
         if color is not None:
@@ -71,7 +102,7 @@ def map_figure(
                 "showscale": True,
                 "colorbar": {"title": {"text": color_title}},
             }
-        fig.add_trace(_points(coords, hover, rows, dims, name="texts", marker=marker))
+        fig.add_trace(_points(points, hover, ids, dims, name="texts", marker=marker))
     if query is not None:
         _add_query(fig, coords, query, query_neighbors, dims)
     fig.update_layout(
@@ -87,6 +118,20 @@ def map_figure(
         fig.update_xaxes(showticklabels=False, title=None)
         fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
     return fig
+
+
+def _density(coords: np.ndarray) -> go.Heatmap:
+    """Log counts of all points on a grid: a few hundred kB whatever the number of points."""
+    counts, x_edges, y_edges = np.histogram2d(coords[:, 0], coords[:, 1], bins=DENSITY_BINS)
+    return go.Heatmap(
+        z=np.log1p(counts.T).astype(np.float32),
+        x=((x_edges[:-1] + x_edges[1:]) / 2).astype(np.float32),
+        y=((y_edges[:-1] + y_edges[1:]) / 2).astype(np.float32),
+        colorscale=[[0.0, "rgba(255,255,255,0)"], [1e-6, "rgb(235,235,235)"], [1.0, "rgb(60,60,60)"]],
+        showscale=False,
+        hoverinfo="skip",
+        name="density of all points",
+    )
 
 
 def _points(coords, hover, rows, dims, name, marker=None):

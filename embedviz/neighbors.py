@@ -1,4 +1,5 @@
-"""Exact cosine nearest neighbours on unit vectors, computed in blocks so memory stays bounded."""
+"""Cosine nearest neighbours on unit vectors: exact search with faiss, and the kNN graph
+(exact up to EXACT_GRAPH_MAX rows, HNSW above, where exact would take minutes)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BLOCK_ELEMENTS = 2**25
-"""Similarity entries per block (128 MB of float32)."""
+EXACT_GRAPH_MAX = 50_000
+"""Up to this many rows the kNN graph is exact (about 12 s at 50k on 2 cores)."""
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 40
+HNSW_EF_SEARCH = 64
+FEW_QUERIES = 16
+"""Up to this many queries are searched on one thread: a single query is memory-bound, and
+more threads only contend with the model's own thread pool (5 ms instead of 23 ms at 100k)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -16,46 +23,81 @@ class Neighbors:
 
     indices: np.ndarray
     scores: np.ndarray
+    exact: bool = True
 
     @property
     def k(self) -> int:
         return self.indices.shape[1]
 
 
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+_THREADS: list[int] = []
+
+
+def _threads(n_queries: int) -> int:
+    faiss = _faiss()
+    if not _THREADS:
+        _THREADS.append(faiss.omp_get_max_threads())
+    return 1 if n_queries <= FEW_QUERIES else _THREADS[0]
+
+
+def _f32(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
 def top_k(vectors: np.ndarray, queries: np.ndarray, k: int, *, exclude_self: bool = False) -> Neighbors:
-    """For each query (m, d), the k most similar rows of `vectors` (n, d).
+    """For each query (m, d), the k most similar rows of `vectors` (n, d), exactly.
 
     With exclude_self, query i is row i of vectors and never its own neighbour.
     """
-    n = len(vectors)
+    n, m = len(vectors), len(queries)
     k = max(0, min(k, n - 1 if exclude_self else n))
-    m = len(queries)
-    indices = np.zeros((m, k), dtype=np.int64)
-    scores = np.zeros((m, k), dtype=np.float32)
-    if k == 0:
-        return Neighbors(indices, scores)
-    block = max(1, BLOCK_ELEMENTS // max(n, 1))
-    for start in range(0, m, block):
-        stop = min(m, start + block)
-        sims = queries[start:stop] @ vectors.T
-        if exclude_self:
-            rows = np.arange(stop - start)
-            sims[rows, rows + start] = -np.inf
-        part = (
-            np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            if k < n
-            else np.tile(np.arange(n), (stop - start, 1))
-        )
-        part_scores = np.take_along_axis(sims, part, axis=1)
-        order = np.argsort(-part_scores, axis=1, kind="stable")
-        indices[start:stop] = np.take_along_axis(part, order, axis=1)
-        scores[start:stop] = np.take_along_axis(part_scores, order, axis=1)
-    return Neighbors(indices, scores)
+    if k == 0 or m == 0:
+        return Neighbors(np.zeros((m, k), np.int64), np.zeros((m, k), np.float32))
+    faiss = _faiss()
+    faiss.omp_set_num_threads(_threads(m))  # per calling thread (OpenMP), so sessions do not clash
+    scores, indices = faiss.knn(
+        _f32(queries), _f32(vectors), k + exclude_self, metric=faiss.METRIC_INNER_PRODUCT
+    )
+    if exclude_self:
+        indices, scores = _drop_self(indices, scores)
+    return Neighbors(indices.astype(np.int64), scores.astype(np.float32))
 
 
 def knn_graph(vectors: np.ndarray, k: int) -> Neighbors:
-    """Each row's k nearest other rows: (n, k)."""
-    return top_k(vectors, vectors, k, exclude_self=True)
+    """Each row's k nearest other rows: (n, k). Approximate (HNSW) above EXACT_GRAPH_MAX rows."""
+    n = len(vectors)
+    if n <= EXACT_GRAPH_MAX:
+        return top_k(vectors, vectors, k, exclude_self=True)
+    faiss = _faiss()
+    faiss.omp_set_num_threads(_threads(n))
+    k = min(k, n - 1)
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.add(_f32(vectors))
+    index.hnsw.efSearch = max(HNSW_EF_SEARCH, k + 1)
+    scores, indices = index.search(_f32(vectors), k + 1)
+    indices, scores = _drop_self(indices, scores)
+    missing = indices < 0  # HNSW found fewer than k (rare): repeat the row's best neighbour
+    if missing.any():
+        rows = np.nonzero(missing)[0]
+        indices[missing], scores[missing] = indices[rows, 0], scores[rows, 0]
+    return Neighbors(indices.astype(np.int64), scores.astype(np.float32), exact=False)
+
+
+def _drop_self(indices: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From (m, k+1) results of rows searched against their own set: row i removed from row i's
+    list, or the last entry where duplicates pushed row i out."""
+    m, width = indices.shape
+    drop = indices == np.arange(m)[:, None]
+    drop[~drop.any(axis=1), -1] = True
+    keep = ~drop
+    return indices[keep].reshape(m, width - 1), scores[keep].reshape(m, width - 1)
 
 
 def umap_knn(graph: Neighbors, n_neighbors: int, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:

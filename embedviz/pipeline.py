@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -16,7 +19,7 @@ from embedviz.corpus import Corpus
 from embedviz.embed import Embeddings, embed, embed_query
 from embedviz.errors import InputError
 from embedviz.labels import ClusterSummary, summarize
-from embedviz.neighbors import Neighbors, knn_graph, top_k
+from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, knn_graph, top_k
 from embedviz.progress import OnProgress, Progress, ignore
 from embedviz.reduce import Projection, ReduceParams, reduce
 from embedviz.store import Store, artifact_key
@@ -28,6 +31,14 @@ GRAPH_K = 30
 OUTPUT_COLUMNS = ("x", "y", "z", "cluster", "cluster_label")
 
 
+@contextmanager
+def timed(stage: str) -> Iterator[None]:
+    """Log how long a stage took (the CLI shows it; bench/scale.py reads it)."""
+    started = time.perf_counter()
+    yield
+    log.info("%s: %.1f s", stage, time.perf_counter() - started)
+
+
 def embeddings(
     corpus: Corpus, backend: Backend, store: Store | None, on_progress: OnProgress = ignore
 ) -> Embeddings:
@@ -35,15 +46,18 @@ def embeddings(
 
 
 def neighbor_graph(emb: Embeddings, store: Store | None, k: int = GRAPH_K) -> Neighbors:
-    """The exact kNN graph of an embedding set, computed once and stored."""
+    """The kNN graph of an embedding set (approximate above EXACT_GRAPH_MAX rows), computed once
+    and stored."""
     k = min(max(k, GRAPH_K), max(len(emb) - 1, 0))
     key = artifact_key("knn", emb.fingerprint, {"k": k})
     hit = store.get_artifact(key) if store else None
     if hit is not None:
-        return Neighbors(hit["indices"], hit["scores"])
-    graph = knn_graph(emb.vectors, k)
+        return Neighbors(hit["indices"], hit["scores"], bool(hit.get("exact", True)))
+    with timed("neighbour graph" + ("" if len(emb) <= EXACT_GRAPH_MAX else " (approximate, HNSW)")):
+        graph = knn_graph(emb.vectors, k)
     if store:
-        store.put_artifact(key, "knn", {"indices": graph.indices, "scores": graph.scores})
+        arrays = {"indices": graph.indices, "scores": graph.scores, "exact": np.array(graph.exact)}
+        store.put_artifact(key, "knn", arrays)
     return graph
 
 
@@ -121,22 +135,46 @@ def build_map(
     cluster_params: ClusterParams = ClusterParams(),
     on_progress: OnProgress = ignore,
 ) -> MapResult:
-    emb = embeddings(corpus, backend, store, on_progress)
-    proj = projection(emb, reduce_params, store, on_progress)
+    with timed("embeddings"):
+        emb = embeddings(corpus, backend, store, on_progress)
+    with timed("projection"):
+        proj = projection(emb, reduce_params, store, on_progress)
     on_progress(Progress("cluster", 0, 1))
-    clusters = clustering(corpus, emb, cluster_params, store)
+    with timed("clusters"):
+        clusters = clustering(corpus, emb, cluster_params, store)
     on_progress(Progress("cluster", 1, 1))
     frame = map_frame(corpus, proj, clusters)
     return MapResult(frame, emb, proj, clusters, proj.notes + clusters.clustering.notes)
 
 
-def map_frame(corpus: Corpus, proj: Projection, clusters: LabelledClustering) -> pd.DataFrame:
+def map_frame(corpus: Corpus, proj: Projection, clusters: LabelledClustering | None) -> pd.DataFrame:
     frame = corpus.frame.rename(columns={c: f"{c}_input" for c in OUTPUT_COLUMNS if c in corpus.frame})
     for axis, name in enumerate("xyz"[: proj.coords.shape[1]]):
         frame[name] = proj.coords[:, axis]
-    frame["cluster"] = clusters.labels.astype(np.int64)
-    frame["cluster_label"] = clusters.label_names().astype(str)
+    if clusters is not None:
+        frame["cluster"] = clusters.labels.astype(np.int64)
+        frame["cluster_label"] = clusters.label_names().astype(str)
     return frame
+
+
+def has_file_coordinates(corpus: Corpus) -> bool:
+    """Whether the file brings its own map: numeric `x` and `y` columns without gaps."""
+    frame = corpus.frame
+    return all(
+        c in frame and pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().all() for c in "xy"
+    )
+
+
+def file_projection(corpus: Corpus, dims: int = 2) -> Projection:
+    """The file's own x, y (and z) columns as the map: no vectors needed, so a million rows
+    map at once."""
+    if not has_file_coordinates(corpus):
+        raise InputError("the file has no numeric x and y columns to map; pick a reducer instead.")
+    axes = list("xyz"[:dims])
+    if dims == 3 and not ("z" in corpus.frame and pd.api.types.is_numeric_dtype(corpus.frame["z"])):
+        raise InputError("the file has x and y but no numeric z column; choose 2 dimensions.")
+    coords = corpus.frame[axes].to_numpy(dtype=np.float32)
+    return Projection(np.ascontiguousarray(coords), None, "file")
 
 
 @dataclass(frozen=True)
@@ -171,18 +209,13 @@ def embed_queries(corpus: Corpus, backend: Backend, store: Store | None, texts: 
     return np.vstack([embed_query(t, backend, store) for t in texts])
 
 
-def similar(corpus: Corpus, emb: Embeddings, store: Store | None, row: int, k: int = 10) -> list[Hit]:
+def similar(corpus: Corpus, emb: Embeddings, row: int, k: int = 10) -> list[Hit]:
     """More like this: the k nearest other texts to corpus position `row`."""
     if not 0 <= row < len(emb):
         raise InputError(f"row {row} is out of range (0 to {len(emb) - 1}).")
-    if k <= GRAPH_K:
-        graph = neighbor_graph(emb, store)
-        indices, scores = graph.indices[row, :k], graph.scores[row, :k]
-    else:
-        found = top_k(emb.vectors, emb.vectors[row : row + 1], k + 1)
-        keep = found.indices[0] != row
-        indices, scores = found.indices[0][keep][:k], found.scores[0][keep][:k]
-    return hits(corpus, indices, scores)
+    found = top_k(emb.vectors, emb.vectors[row : row + 1], k + 1)  # exact, even where the graph is not
+    keep = found.indices[0] != row
+    return hits(corpus, found.indices[0][keep][:k], found.scores[0][keep][:k])
 
 
 def hits(corpus: Corpus, indices: np.ndarray, scores: np.ndarray) -> list[Hit]:

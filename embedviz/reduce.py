@@ -146,10 +146,22 @@ def _tsne(vectors: np.ndarray, params: ReduceParams, notes: list[str], on_progre
     return np.asarray(tsne.fit(vectors))
 
 
+SPECTRAL_INIT_MAX = 50_000
+"""Above this many texts UMAP starts from PCA: the spectral start costs 8 s at 100k."""
+
+
+def _umap_init(n: int, dims: int) -> str:
+    if n <= 3 * dims + 10:
+        return "random"
+    return "spectral" if n <= SPECTRAL_INIT_MAX else "pca"
+
+
 def _umap(
     vectors: np.ndarray, params: ReduceParams, neighbors: Neighbors | None, notes: list[str]
 ) -> np.ndarray:
-    import umap
+    from embedviz.compiled import load_umap
+
+    umap = load_umap()
 
     n = len(vectors)
     n_neighbors = params.n_neighbors
@@ -165,7 +177,7 @@ def _umap(
         min_dist=params.min_dist,
         metric=params.metric,
         random_state=params.seed,
-        init="spectral" if n > 3 * params.dims + 10 else "random",
+        init=_umap_init(n, params.dims),
         precomputed_knn=knn or (None, None, None),
     )
     with warnings.catch_warnings():

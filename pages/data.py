@@ -15,12 +15,18 @@ st.title("Data")
 
 source = state.source()
 kinds = {"sample": "A bundled sample", "upload": "Upload a file", "paste": "Paste texts"}
+started_on = state.startup_source()
+if started_on.kind == "file":  # `streamlit run app.py -- FILE`
+    kinds = {"file": f"{started_on.name} (opened with the server)", **kinds}
 kind = st.radio(
     "Texts", list(kinds), format_func=kinds.get, index=list(kinds).index(source.kind), horizontal=True
 )
 
 with compute.shown_errors():
-    if kind == "sample":
+    if kind == "file":
+        if source != started_on:
+            state.set_source(started_on)
+    elif kind == "sample":
         names = list(SAMPLES)
         name = st.selectbox("Sample", names, index=names.index(source.name) if source.name in names else 0)
         if source != DataSource("sample", name):

@@ -9,7 +9,10 @@ from embedviz.reduce import REDUCERS
 from embedviz.ui import compute, layout, state
 
 COLOR_CLUSTER, COLOR_OUTLIER, COLOR_QUERY = "cluster", "outlier score", "similarity to query"
-REDUCER_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
+NEEDS_VECTORS = (COLOR_CLUSTER, COLOR_OUTLIER, COLOR_QUERY)
+FROM_FILE = "file"
+REDUCER_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA", FROM_FILE: "From the file (x, y)"}
+TABLE_ROWS = 1000
 
 st.title("Map")
 
@@ -36,14 +39,16 @@ def apply_link() -> None:
 apply_link()
 params = state.reduce_params()
 with compute.shown_errors():
-    cur = compute.current()
-    corpus = cur.corpus
+    corpus = compute.corpus()
+    reducers = [*REDUCERS, FROM_FILE] if pipeline.has_file_coordinates(corpus) else list(REDUCERS)
+    # a map the file brings comes first, unless a shared link names a reducer
+    first = FROM_FILE if FROM_FILE in reducers and "reducer" not in st.query_params else params.method
 
     top = st.columns([1, 1, 2, 2])
     method = top[0].selectbox(
         "Reducer",
-        REDUCERS,
-        index=REDUCERS.index(params.method),
+        reducers,
+        index=reducers.index(first),
         format_func=REDUCER_NAMES.get,
         key="map.w.reducer",
     )
@@ -67,7 +72,8 @@ with compute.shown_errors():
         else:
             changes = {}
         seed = left.number_input("seed", 0, 2**31 - 1, params.seed)
-    state.set_reduce_params(method=method, dims=dims, seed=int(seed), **changes)
+    if method != FROM_FILE:
+        state.set_reduce_params(method=method, dims=dims, seed=int(seed), **changes)
     state.set_color_by(color)
     state.set_query(query)
     st.query_params.update({"reducer": method, "dims": str(dims), "color": color})
@@ -76,11 +82,18 @@ with compute.shown_errors():
     elif "q" in st.query_params:
         del st.query_params["q"]
 
-    proj = compute.projection(cur.embeddings)
-    clusters = compute.clusters(corpus, cur.embeddings)
-    scores = compute.outliers(cur.embeddings)
+    # vectors only when something needs them: a file's own x, y coloured by a column needs none
+    emb = (
+        compute.embeddings(corpus) if method != FROM_FILE or color in NEEDS_VECTORS or query.strip() else None
+    )
+    cur = compute.Current(corpus, emb)
+    proj = pipeline.file_projection(corpus, dims) if method == FROM_FILE else compute.projection(emb)
+    clusters = compute.clusters(corpus, emb) if emb is not None else None
     frame = pipeline.map_frame(corpus, proj, clusters)
-    frame["outlier_score"] = scores
+    scores = None
+    if emb is not None:
+        scores = compute.outliers(emb)
+        frame["outlier_score"] = scores
 
     query_point = query_rows = query_vector = None
     if query.strip():
@@ -92,19 +105,28 @@ with compute.shown_errors():
     elif color == COLOR_OUTLIER:
         color_values = pd.Series(scores)
     elif color == COLOR_QUERY:
-        color_values = None if query_vector is None else pd.Series(cur.embeddings.vectors @ query_vector)
+        color_values = None if query_vector is None else pd.Series(emb.vectors @ query_vector)
         if query_vector is None:
             st.info("Type a query to colour the map by similarity to it.")
     else:
         color_values = corpus.frame[color]
 
-    hover = figures.hover_texts(corpus.frame, corpus.text_column, corpus.metadata_columns)
+    rows = figures.drawn_rows(len(corpus))
+    hover = figures.hover_texts(corpus.frame, corpus.text_column, corpus.metadata_columns, rows)
     fig = figures.map_figure(
-        proj.coords, hover, color_values, color_title=color, query=query_point, query_neighbors=query_rows
+        proj.coords,
+        hover,
+        None if color_values is None else color_values.iloc[rows].reset_index(drop=True),
+        color_title=color,
+        query=query_point,
+        query_neighbors=query_rows,
+        rows=rows,
     )
     info = st.columns(4)
     info[0].metric("Texts", f"{len(corpus):,}")
-    info[1].metric("Clusters", clusters.clustering.k)
+    info[1].metric(
+        "Clusters", clusters.clustering.k if clusters else "–", help="Colour by cluster to find them."
+    )
     trust = proj.trustworthiness
     info[2].metric(
         "Trustworthiness",
@@ -114,6 +136,13 @@ with compute.shown_errors():
     info[3].metric("Reducer", REDUCER_NAMES[proj.method])
     for note in proj.notes:
         st.caption(note)
+    if len(rows) < len(corpus):
+        st.caption(
+            f"{len(corpus):,} points are too many to draw one by one: the grey shading shows where all "
+            f"of them lie, and {len(rows):,} picked at random are drawn as points (hover, selection)."
+        )
+    elif len(corpus) > figures.COMPACT_HOVER_ABOVE:
+        st.caption("Hover shows the start of each text; select points to read them whole in the table below.")
     event = st.plotly_chart(
         fig, key="map.chart", on_select="rerun", selection_mode=("lasso", "box", "points")
     )
@@ -124,7 +153,9 @@ with compute.shown_errors():
     st.subheader(f"Selected texts ({len(picked):,})")
     if picked:
         selected = frame.iloc[picked]
-        st.dataframe(selected, width="stretch", height=300)
+        if len(selected) > TABLE_ROWS:
+            st.caption(f"The first {TABLE_ROWS:,} are shown; the download has all {len(selected):,}.")
+        st.dataframe(selected.head(TABLE_ROWS), width="stretch", height=300)
         st.download_button(
             "Download selection (CSV)", export.csv_bytes(selected), "selection.csv", "text/csv"
         )
@@ -133,6 +164,7 @@ with compute.shown_errors():
 
     st.subheader("Export")
     a, b, c = st.columns(3)
-    a.download_button("Table (CSV)", export.csv_bytes(frame), "embedviz-map.csv", "text/csv")
-    b.download_button("Table (Parquet)", export.parquet_bytes(frame), "embedviz-map.parquet")
-    c.download_button("Figure (HTML)", figures.standalone_html(fig), "embedviz-map.html", "text/html")
+    # built when clicked, not on every rerun: at 100k rows each takes seconds
+    a.download_button("Table (CSV)", lambda: export.csv_bytes(frame), "embedviz-map.csv", "text/csv")
+    b.download_button("Table (Parquet)", lambda: export.parquet_bytes(frame), "embedviz-map.parquet")
+    c.download_button("Figure (HTML)", lambda: figures.standalone_html(fig), "embedviz-map.html", "text/html")

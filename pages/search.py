@@ -52,5 +52,5 @@ with compute.shown_errors():
         format_func=lambda i: f"{i}: {figures.shorten(texts[i], 90)}",
         key="search.row",
     )
-    similar = pipeline.similar(corpus, cur.embeddings, compute.store(), int(row), int(k))
+    similar = pipeline.similar(corpus, cur.embeddings, int(row), int(k))
     st.dataframe(pd.DataFrame([h.__dict__ for h in similar]), width="stretch", hide_index=True)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -114,3 +116,32 @@ def test_cluster_names_from_a_chat_model_on_a_local_server(planted):
     assert sorted(names) == [0, 1, 2, 3, 4]
     assert all(names[s.cluster] == f"All about {s.keywords[0]}" for s in summaries)
     assert all("Examples:" in r["messages"][0]["content"] for r in server.requests)
+
+
+def test_auto_on_a_large_set_clusters_a_sample_and_every_row_joins_one(monkeypatch):
+    cluster_module = importlib.import_module(
+        "embedviz.cluster"
+    )  # the package exports a function of that name
+
+    frame = planted_frame(per_topic=120)
+    vectors = make_backend("planted").encode(frame["text"].tolist())
+    monkeypatch.setattr(cluster_module, "AUTO_SAMPLE", 200)  # 600 texts: a third is clustered
+    result = cluster(vectors, ClusterParams(), neighbors=knn_graph(vectors, 30))
+    assert (result.labels >= 0).all()
+    assert result.k == 5
+    assert adjusted_rand_score(frame["label"], result.labels) > 0.9
+    assert any("random sample of 200" in note for note in result.notes)
+
+
+def test_propagate_follows_labelled_neighbours_and_falls_back_to_centres():
+    from embedviz.cluster import propagate
+    from embedviz.neighbors import Neighbors
+
+    vectors = np.eye(4, dtype=np.float32)[[0, 0, 1, 1, 2]]
+    labels = np.array([0, -1, 1, -1, -1])
+    # row 1's neighbour is row 0, row 3's is row 1 (labelled only after round one); row 4 has
+    # no labelled neighbour and is closest to no centre in particular
+    graph = Neighbors(np.array([[1], [0], [3], [1], [4]]), np.ones((5, 1), np.float32))
+    out = propagate(vectors, labels, graph)
+    assert out.tolist()[:4] == [0, 0, 1, 0]
+    assert out[4] in (0, 1)

@@ -13,8 +13,7 @@ def random_unit(n: int, d: int = 16, seed: int = 0) -> np.ndarray:
     return normalize(np.random.default_rng(seed).normal(size=(n, d)))
 
 
-def test_knn_graph_matches_brute_force_and_excludes_self(monkeypatch):
-    monkeypatch.setattr(neighbors_module, "BLOCK_ELEMENTS", 500)  # many small blocks
+def test_knn_graph_matches_brute_force_and_excludes_self():
     vectors = random_unit(300)
     graph = knn_graph(vectors, 10)
     brute = NearestNeighbors(n_neighbors=11, metric="cosine", algorithm="brute").fit(vectors)
@@ -54,3 +53,27 @@ def test_umap_format_puts_self_first_with_zero_distance():
     assert indices.shape == distances.shape == (50, 15)
     assert (indices[:, 0] == np.arange(50)).all() and (distances[:, 0] == 0).all()
     assert (np.diff(distances, axis=1) >= -1e-6).all()
+
+
+def test_large_graph_is_approximate_with_high_recall_and_no_self(monkeypatch):
+    monkeypatch.setattr(neighbors_module, "EXACT_GRAPH_MAX", 100)
+    centres = random_unit(40, d=32, seed=2)
+    rng = np.random.default_rng(3)
+    vectors = normalize(np.repeat(centres, 50, axis=0) + 0.3 * rng.normal(size=(2000, 32)))
+    graph = knn_graph(vectors, 15)
+    assert not graph.exact and graph.indices.shape == (2000, 15)
+    assert not (graph.indices == np.arange(2000)[:, None]).any()
+    exact = top_k(vectors, vectors, 15, exclude_self=True)
+    recall = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(graph.indices, exact.indices, strict=True)])
+    assert recall > 0.9, recall
+    np.testing.assert_allclose(
+        graph.scores, np.take_along_axis(vectors @ vectors.T, graph.indices, 1), atol=1e-5
+    )
+
+
+def test_one_query_and_many_queries_agree():
+    vectors, queries = random_unit(500), random_unit(40, seed=4)
+    many = top_k(vectors, queries, 5)
+    for i in (0, 17, 39):
+        one = top_k(vectors, queries[i : i + 1], 5)
+        np.testing.assert_array_equal(one.indices[0], many.indices[i])

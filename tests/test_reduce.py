@@ -64,3 +64,20 @@ def test_bad_params_are_input_errors():
         ReduceParams(dims=4)
     with pytest.raises(InputError, match="no texts"):
         reduce(np.zeros((0, 4), np.float32))
+
+
+def test_umap_code_is_compiled_once_per_machine_into_the_cache_folder(tmp_path):
+    """A new process writes UMAP's compiled functions beside the store; the next one loads them
+    (umap-learn itself asks numba to cache almost nothing)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["EMBEDVIZ_CACHE_DIR"] = str(tmp_path)
+    code = "from embedviz.compiled import warm_up_in_background as w; w().join()"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
+    cached = {p.name.split(".")[0] for p in (tmp_path / "numba").rglob("*.nbi")}
+    for function in ("layouts", "umap_"):  # the layout loop and the fuzzy simplicial set
+        assert any(name.startswith(function) for name in cached), sorted(cached)
+    assert any(p.suffix == ".nbc" for p in (tmp_path / "numba").rglob("*.nbc"))

@@ -68,6 +68,16 @@ def store() -> Store:
 
 
 @st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Once per server: UMAP's numba code is compiled (or loaded from disk) on a background
+    thread at start, so the first map does not wait for it."""
+    from embedviz.compiled import warm_up_in_background
+
+    warm_up_in_background()
+    return True
+
+
+@st.cache_resource(show_spinner=False)
 def inputs() -> dict[str, tuple[str, bytes]]:
     """Uploaded and pasted inputs by digest (name, bytes), kept for the server's life."""
     return {}
@@ -103,6 +113,8 @@ def corpus(source: DataSource | None = None, text_column: str | None = None) -> 
     def load() -> Corpus:
         if source.kind == "sample":
             return load_sample(source.name, text_column)
+        if source.kind == "file":
+            return load_corpus(source.path, text_column=text_column)
         if source.digest not in inputs():
             raise InputError("this upload is no longer in memory; upload the file again on the Data page.")
         name, data = inputs()[source.digest]

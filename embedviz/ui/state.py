@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import streamlit as st
@@ -15,10 +17,22 @@ from embedviz.samples import DEFAULT_SAMPLE
 
 @dataclass(frozen=True)
 class DataSource:
-    kind: Literal["sample", "upload", "paste"] = "sample"
+    kind: Literal["sample", "upload", "paste", "file"] = "sample"
     name: str = DEFAULT_SAMPLE
     digest: str = ""
     """sha256 of an upload's bytes or a paste's text; its content is in compute.inputs()."""
+    path: str = ""
+    """file: a path on the server, given as `streamlit run app.py -- FILE`."""
+
+
+def startup_source() -> DataSource:
+    """The file named on the server's command line (`streamlit run app.py -- FILE`), else the
+    bundled sample. Large files open this way without an upload through the browser."""
+    args = sys.argv[1:] if sys.argv and sys.argv[0].endswith("app.py") else []
+    if args and not args[0].startswith("-"):
+        path = Path(args[0]).expanduser().resolve()
+        return DataSource("file", path.name, path=str(path))
+    return DataSource()
 
 
 @dataclass(frozen=True)
@@ -41,7 +55,7 @@ def _get(key: str, default):
 
 
 def source() -> DataSource:
-    return _get("data.source", DataSource())
+    return _get("data.source", startup_source())
 
 
 def set_source(value: DataSource, text_column: str | None = None) -> None:
