@@ -31,11 +31,11 @@ def shorten(text: str, limit: int = HOVER_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def drawn_rows(n: int, limit: int = MAX_POINTS, sample: int = SAMPLE_POINTS, seed: int = 0) -> np.ndarray:
-    """The rows drawn as points: all of them up to `limit`, else a fixed random sample."""
-    if n <= limit:
+def drawn_rows(n: int, seed: int = 0) -> np.ndarray:
+    """The rows drawn as points: all of them up to MAX_POINTS, else a fixed random sample."""
+    if n <= MAX_POINTS:
         return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
+    return np.sort(np.random.default_rng(seed).choice(n, min(SAMPLE_POINTS, n), replace=False))
 
 
 def hover_texts(frame: pd.DataFrame, text_column: str, columns: list[str], rows=None) -> list[str]:

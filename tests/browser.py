@@ -34,8 +34,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(cache_dir: Path, log_path: Path, timeout: float = 90) -> Iterator[str]:
-    """`streamlit run app.py` on 127.0.0.1; yields its URL once /_stcore/health answers ok."""
+def streamlit_server(
+    cache_dir: Path, log_path: Path, timeout: float = 90, script_args: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """`streamlit run app.py [-- script_args]` on 127.0.0.1; yields its URL once
+    /_stcore/health answers ok."""
     port = free_port()
     env = dict(os.environ, EMBEDVIZ_CACHE_DIR=str(cache_dir))
     command = [
@@ -50,6 +53,7 @@ def streamlit_server(cache_dir: Path, log_path: Path, timeout: float = 90) -> It
         "127.0.0.1",
         "--server.headless",
         "true",
+        *(["--", *script_args] if script_args else []),
     ]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -231,3 +232,80 @@ def test_clusters_can_be_named_by_a_chat_model_on_request():
         table = at.dataframe[0].value
         assert all(name.startswith("All about ") for name in table["name"])
         assert len(server.requests) == 5
+
+
+def xy_frame(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "text": [f"point {i}" for i in range(n)],
+            "group": [f"g{i % 3}" for i in range(n)],
+            "x": rng.normal(size=n),
+            "y": rng.normal(size=n),
+        }
+    )
+
+
+def with_file_coordinates(at: AppTest, n: int) -> AppTest:
+    frame = xy_frame(n)
+    digest = compute.remember_input("xy.csv", frame.to_csv(index=False).encode())
+    at.session_state["data.source"] = DataSource("upload", "xy.csv", digest)
+    at.session_state["data.backend"] = BackendChoice("planted")
+    return at
+
+
+def test_a_file_with_x_and_y_is_mapped_as_it_is_without_vectors(monkeypatch):
+    from tests.planted import PlantedBackend
+
+    def no_encoding(self, texts):
+        raise AssertionError("the file's own map needs no vectors")
+
+    monkeypatch.setattr(PlantedBackend, "encode", no_encoding)
+    at = with_file_coordinates(app(), 300).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="map.w.reducer").value == "file"
+    assert at.selectbox(key="map.w.color").value == "group"
+    assert chart_points(at) == 300
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    xs = np.concatenate(
+        [np.frombuffer(base64.b64decode(t["x"]["bdata"]), t["x"]["dtype"]) for t in spec["data"]]
+    )
+    np.testing.assert_allclose(np.sort(xs), np.sort(xy_frame(300)["x"]), rtol=1e-5)
+    assert metrics(at)["Clusters"] == "–"
+
+
+def test_beyond_the_point_limit_the_map_shades_all_and_draws_a_sample(monkeypatch):
+    from embedviz import figures
+
+    monkeypatch.setattr(figures, "MAX_POINTS", 500)
+    monkeypatch.setattr(figures, "SAMPLE_POINTS", 200)
+    at = with_file_coordinates(app(), 800).run()
+    assert not at.exception and not at.error
+    assert chart_points(at) == 200
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    density = [t for t in spec["data"] if t["type"] == "heatmap"]
+    assert len(density) == 1
+    z = np.frombuffer(base64.b64decode(density[0]["z"]["bdata"]), density[0]["z"]["dtype"])
+    assert np.expm1(z.astype(np.float64)).sum().round() == 800, "the shading counts every point"
+    assert any("800 points are too many to draw one by one" in c.value for c in at.caption)
+    ids = [
+        np.frombuffer(base64.b64decode(t["customdata"]["bdata"]), t["customdata"]["dtype"])
+        for t in spec["data"]
+        if t["type"] == "scattergl"
+    ]
+    assert len(np.unique(np.concatenate(ids))) == 200 and np.concatenate(ids).max() < 800
+
+
+def test_a_file_named_on_the_server_command_line_opens_first(monkeypatch, tmp_path):
+    path = tmp_path / "big.csv"
+    xy_frame(120).to_csv(path, index=False)
+    monkeypatch.setattr("sys.argv", [str(ROOT / "app.py"), str(path)])  # streamlit run app.py -- FILE
+    at = app()
+    at.session_state["data.backend"] = BackendChoice("planted")
+    at.run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Texts"] == "120" and chart_points(at) == 120
+    at.switch_page("pages/data.py").run()
+    assert at.radio[0].value == "file" and "big.csv" in at.radio[0].options[0]
+    at.radio[0].set_value("sample").run()
+    assert at.session_state["data.source"].kind == "sample"

@@ -124,3 +124,36 @@ def test_map_stages_are_reused_from_the_store(tmp_path):
 @pytest.mark.parametrize("text", ["", "plain", "emoji \U0001f600", "\u202eRTL", "zero\u200bwidth"])
 def test_text_hash_is_stable_bytes(text):
     assert text_hash(text) == text_hash(text) and len(text_hash(text)) == 32
+
+
+def test_a_store_of_the_first_schema_is_moved_into_the_compact_table(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE embeddings (space TEXT NOT NULL, sha BLOB NOT NULL, vector BLOB NOT NULL,"
+        " PRIMARY KEY (space, sha)) WITHOUT ROWID"
+    )
+    vector = np.arange(4, dtype=np.float32)
+    conn.execute("INSERT INTO embeddings VALUES ('s', ?, ?)", [b"a" * 32, vector.tobytes()])
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    np.testing.assert_array_equal(store.get_vectors("s", [b"a" * 32])[b"a" * 32], vector)
+    store.put_vectors("s", [b"b" * 32], vector[None, :] + 1)
+    assert store.count_vectors() == 2
+    tables = {r[0] for r in store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "embeddings" not in tables
+
+
+def test_vectors_take_little_more_disk_than_their_bytes(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    rng = np.random.default_rng(0)
+    n = 3000
+    shas = [rng.bytes(32) for _ in range(n)]
+    for start in range(0, n, 500):
+        store.put_vectors("space", shas[start : start + 500], rng.normal(size=(500, 384)))
+    store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    per_vector = (tmp_path / "s.sqlite").stat().st_size / n
+    assert per_vector < 1.5 * 384 * 4, per_vector  # the first schema took 4.6 kB each
