@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from embedviz.backends.base import Backend
 from embedviz.cluster import Clustering, ClusterParams, cluster
+from embedviz.compiled import threadsafe_parallel
 from embedviz.corpus import Corpus
 from embedviz.embed import Embeddings, embed, embed_query
 from embedviz.errors import InputError
@@ -66,6 +68,7 @@ def projection(
     params: ReduceParams,
     store: Store | None,
     on_progress: OnProgress = ignore,
+    graph: Neighbors | None = None,
 ) -> Projection:
     key = artifact_key("projection", emb.fingerprint, params)
     hit = store.get_artifact(key) if store else None
@@ -73,7 +76,8 @@ def projection(
         meta = json.loads(str(hit["meta"]))
         on_progress(Progress("reduce", 1, 1, "from store"))
         return Projection(hit["coords"], meta["trustworthiness"], meta["method"], tuple(meta["notes"]))
-    graph = neighbor_graph(emb, store, params.n_neighbors) if params.method == "umap" else None
+    if params.method == "umap" and (graph is None or graph.k < params.n_neighbors):
+        graph = neighbor_graph(emb, store, params.n_neighbors)
     result = reduce(emb.vectors, params, neighbors=graph, on_progress=on_progress)
     if store:
         meta = {"trustworthiness": result.trustworthiness, "method": result.method, "notes": result.notes}
@@ -97,7 +101,11 @@ class LabelledClustering:
 
 
 def clustering(
-    corpus: Corpus, emb: Embeddings, params: ClusterParams, store: Store | None
+    corpus: Corpus,
+    emb: Embeddings,
+    params: ClusterParams,
+    store: Store | None,
+    graph: Neighbors | None = None,
 ) -> LabelledClustering:
     key = artifact_key("clustering", emb.fingerprint, params)
     hit = store.get_artifact(key) if store else None
@@ -108,7 +116,8 @@ def clustering(
             for s in meta["summaries"]
         )
         return LabelledClustering(Clustering(hit["labels"], tuple(meta["notes"])), summaries)
-    graph = neighbor_graph(emb, store) if params.method in ("auto", "agglomerative") else None
+    if params.method in ("auto", "agglomerative") and graph is None:
+        graph = neighbor_graph(emb, store)
     result = cluster(emb.vectors, params, neighbors=graph)
     summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels))
     if store:
@@ -137,12 +146,28 @@ def build_map(
 ) -> MapResult:
     with timed("embeddings"):
         emb = embeddings(corpus, backend, store, on_progress)
-    with timed("projection"):
-        proj = projection(emb, reduce_params, store, on_progress)
-    on_progress(Progress("cluster", 0, 1))
-    with timed("clusters"):
-        clusters = clustering(corpus, emb, cluster_params, store)
-    on_progress(Progress("cluster", 1, 1))
+    graph = None  # shared by both stages below, computed (or read) once
+    if reduce_params.method == "umap" or cluster_params.method in ("auto", "agglomerative"):
+        graph = neighbor_graph(emb, store, reduce_params.n_neighbors)
+
+    def project() -> Projection:
+        with timed("projection"):
+            return projection(emb, reduce_params, store, on_progress, graph)
+
+    def group() -> LabelledClustering:
+        on_progress(Progress("cluster", 0, 1))
+        with timed("clusters"):
+            result = clustering(corpus, emb, cluster_params, store, graph)
+        on_progress(Progress("cluster", 1, 1))
+        return result
+
+    if threadsafe_parallel():  # both are mostly single-threaded numba or BLAS: one core each
+        with ThreadPoolExecutor(2, thread_name_prefix="embedviz-stage") as pool:
+            later = pool.submit(group)
+            proj = project()
+            clusters = later.result()
+    else:
+        proj, clusters = project(), group()
     frame = map_frame(corpus, proj, clusters)
     return MapResult(frame, emb, proj, clusters, proj.notes + clusters.clustering.notes)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 """Bump when what a stored artifact means changes; old artifacts are then ignored."""
 
 _SCHEMA = """
@@ -85,6 +85,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
+    with contextlib.suppress(sqlite3.OperationalError):  # busy elsewhere: the space is reused later
+        conn.execute("VACUUM")  # give the old table's pages back to the disk, once
 
 
 class Store:
