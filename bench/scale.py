@@ -152,7 +152,7 @@ def cold_start() -> list[Row]:
     shared = fresh_env()  # one machine: the disk cache the first embedviz run writes, the next reads
     cases = [
         ("plain umap", fresh_env(), "umap-learn as is (the issue's baseline)"),
-        ("embedviz", shared, "embedviz, machine's first run: compiles"),
+        ("embedviz", shared, "embedviz, machine's first run without warm-up (compiles umap, pynndescent)"),
         ("embedviz", shared, "embedviz, any later process: numba cache on disk"),
         (
             "warm-up while encoding",
@@ -255,12 +255,13 @@ def million_points_file() -> Path:
     return path
 
 
-def open_map(browser, url: str, points: int, timeout_s: float) -> tuple[float, float, str]:
+def open_map(context, url: str, points: int, timeout_s: float) -> tuple[float, float, str]:
     """A new session's seconds until `points` markers are drawn, MB received over its
-    websocket, and the page's captions."""
+    websocket, and the page's captions. `context` is a browser context: a new one has an
+    empty cache (a first visit), a used one has the app's scripts cached (a return visit)."""
     from tests.browser import plotted_points
 
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
     received = [0]
     page.on(
         "websocket",
@@ -288,6 +289,43 @@ def open_map(browser, url: str, points: int, timeout_s: float) -> tuple[float, f
     return seconds, received[0] / 2**20, " ".join(captions)
 
 
+def app_cold_start() -> list[Row]:
+    """The app's first UMAP after a server start, against the same map in a later session.
+
+    Server 1 (empty store and numba cache: a machine's first start) maps the sample; server 2
+    starts on the same folder and is asked for a 3-D UMAP, which is not in the store, so its
+    first session runs UMAP in a new process (warm-up started with that session)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+
+    cache = Path(fresh_env()["EMBEDVIZ_CACHE_DIR"])
+    work = Path(tempfile.mkdtemp())
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        with streamlit_server(cache, work / "server1.log") as url:
+            machine_first, _, _ = open_map(context, url, 90, timeout_s=600)
+        with streamlit_server(cache, work / "server2.log") as url:
+            first, _, _ = open_map(context, f"{url}/?dims=3", 90, timeout_s=600)
+            warm, _, _ = open_map(context, f"{url}/?dims=3", 90, timeout_s=120)
+        browser.close()
+    return [
+        (
+            "cold start, app: machine's first server start, sample map (model load, compile)",
+            f"{machine_first:.1f} s",
+            "",
+            True,
+        ),
+        (
+            "cold start, app: next server start, first 3-D UMAP vs the same in a later session",
+            f"{first:.1f} s vs {warm:.1f} s = {first - warm:.1f} s extra",
+            "<= 5 s",
+            first - warm <= 5,
+        ),
+    ]
+
+
 def browser_scale(state: dict) -> list[Row]:
     from playwright.sync_api import sync_playwright
 
@@ -301,30 +339,38 @@ def browser_scale(state: dict) -> list[Row]:
         state["tweets_cache"] = env["EMBEDVIZ_CACHE_DIR"]
     million = million_points_file()
     cases = [
+        (None, Path(fresh_env()["EMBEDVIZ_CACHE_DIR"]), 90, "the 90-word sample (for comparison)"),
         (TWEETS, Path(state["tweets_cache"]), 100_000, "100k tweets, UMAP from the store"),
         (million, Path(fresh_env()["EMBEDVIZ_CACHE_DIR"]), figures.SAMPLE_POINTS, "1M points, file's x, y"),
     ]
     work = Path(tempfile.mkdtemp())
+    viewport = {"width": 1400, "height": 1000}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for path, cache, points, name in cases:
-            with streamlit_server(cache, work / "server.log", script_args=(str(path),)) as url:
-                first, _, _ = open_map(browser, url, points, timeout_s=600)  # loads the data
-                seconds, mb, captions = open_map(browser, url, points, timeout_s=120)
+            args = (str(path),) if path else ()
+            with streamlit_server(cache, work / "server.log", script_args=args) as url:
+                used = browser.new_context(viewport=viewport)
+                first, _, _ = open_map(used, url, points, timeout_s=600)  # the server loads the data
+                seconds, mb, captions = open_map(used, url, points, timeout_s=120)
+                fresh, _, _ = open_map(browser.new_context(viewport=viewport), url, points, timeout_s=120)
+            rows.append(
+                (f"browser, {name}: first session (server reads data and store)", f"{first:.1f} s", "", True)
+            )
             rows.append(
                 (
-                    f"browser, {name}: first session (loads data)",
-                    f"{first:.1f} s",
-                    "",
-                    True,
+                    f"browser, {name}: map drawn once computed, new tab",
+                    f"{seconds:.1f} s, {points:,} points drawn",
+                    "<= 5 s",
+                    seconds <= 5,
                 )
             )
             rows.append(
                 (
-                    f"browser, {name}: map drawn once computed",
-                    f"{seconds:.1f} s, {points:,} points drawn",
-                    "<= 5 s",
-                    seconds <= 5,
+                    f"browser, {name}: the same in a new browser profile (Streamlit's and Plotly's scripts not cached)",
+                    f"{fresh:.1f} s",
+                    "",
+                    True,
                 )
             )
             rows.append((f"browser, {name}: sent to the page", f"{mb:.1f} MB", "< 20 MB", mb < 20))
@@ -345,7 +391,7 @@ def browser_scale(state: dict) -> list[Row]:
 SECTIONS = {
     "encoding": lambda state: encoding(),
     "reuse": lambda state: reuse(),
-    "cold-start": lambda state: cold_start(),
+    "cold-start": lambda state: cold_start() + app_cold_start(),
     "100k": hundred_k,
     "browser": browser_scale,
 }
