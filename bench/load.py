@@ -75,7 +75,8 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1200, "height": 900})
                 page.goto(url)
                 page.wait_for_function(
-                    "() => document.querySelector('.js-plotly-plot')?._fullData", timeout=LIMIT_MS
+                    "() => document.querySelector('.js-plotly-plot')?._fullData?.some(t => t._length > 0)",
+                    timeout=LIMIT_MS,
                 )
                 page.get_by_role("link", name="Data").click()
                 page.get_by_text("Upload a file").click()

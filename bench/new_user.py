@@ -40,7 +40,10 @@ def main() -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         t0 = time.perf_counter()
         page.goto(url)
-        page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData", timeout=LONG)
+        page.wait_for_function(
+            "() => document.querySelector('.js-plotly-plot')?._fullData?.some(t => t._length > 0)",
+            timeout=LONG,
+        )
         step("sample map shown", t0, f"{plotted_points(page)} points")
 
         t0 = time.perf_counter()

@@ -120,6 +120,15 @@ def map_figure(
     return fig
 
 
+def placeholder(height: int = 620) -> go.Figure:
+    """An empty WebGL map, shown while the real one is computed."""
+    fig = go.Figure(go.Scattergl(x=[], y=[], mode="markers"))
+    fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 30, "b": 0})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
 def _density(coords: np.ndarray) -> go.Heatmap:
     """Log counts of all points on a grid: a few hundred kB whatever the number of points."""
     counts, x_edges, y_edges = np.histogram2d(coords[:, 0], coords[:, 1], bins=DENSITY_BINS)

@@ -82,6 +82,11 @@ with compute.shown_errors():
     elif "q" in st.query_params:
         del st.query_params["q"]
 
+    info_slot, chart_slot = st.container(), st.empty()
+    # an empty chart first: the browser loads and starts the plotting library (about 2 s) while
+    # the map below is computed, instead of after
+    chart_slot.plotly_chart(figures.placeholder(), key="map.placeholder")
+
     # vectors only when something needs them: a file's own x, y coloured by a column needs none
     emb = (
         compute.embeddings(corpus) if method != FROM_FILE or color in NEEDS_VECTORS or query.strip() else None
@@ -122,7 +127,7 @@ with compute.shown_errors():
         query_neighbors=query_rows,
         rows=rows,
     )
-    info = st.columns(4)
+    info = info_slot.columns(4)
     info[0].metric("Texts", f"{len(corpus):,}")
     info[1].metric(
         "Clusters", clusters.clustering.k if clusters else "–", help="Colour by cluster to find them."
@@ -135,15 +140,17 @@ with compute.shown_errors():
     )
     info[3].metric("Reducer", REDUCER_NAMES[proj.method])
     for note in proj.notes:
-        st.caption(note)
+        info_slot.caption(note)
     if len(rows) < len(corpus):
-        st.caption(
+        info_slot.caption(
             f"{len(corpus):,} points are too many to draw one by one: the grey shading shows where all "
             f"of them lie, and {len(rows):,} picked at random are drawn as points (hover, selection)."
         )
     elif len(corpus) > figures.COMPACT_HOVER_ABOVE:
-        st.caption("Hover shows the start of each text; select points to read them whole in the table below.")
-    event = st.plotly_chart(
+        info_slot.caption(
+            "Hover shows the start of each text; select points to read them whole in the table below."
+        )
+    event = chart_slot.plotly_chart(
         fig, key="map.chart", on_select="rerun", selection_mode=("lasso", "box", "points")
     )
 

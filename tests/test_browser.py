@@ -42,8 +42,11 @@ def test_sample_map_renders_lasso_selects_and_search_finds(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         chart = page.locator(".js-plotly-plot").first
-        chart.wait_for(timeout=180_000)
-        page.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullData", timeout=30_000)
+        chart.wait_for(timeout=180_000)  # an empty placeholder at first, then the map
+        page.wait_for_function(
+            "() => document.querySelector('.js-plotly-plot')?._fullData?.some(t => t._length > 0)",
+            timeout=180_000,
+        )
         assert plotted_points(page) == 90
         page.wait_for_timeout(1000)
         assert distinct_colours(chart.screenshot()) > 50, "the WebGL scatter drew nothing"
