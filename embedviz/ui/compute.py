@@ -69,8 +69,8 @@ def store() -> Store:
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> bool:
-    """Once per server: UMAP's numba code is compiled (or loaded from disk) on a background
-    thread at start, so the first map does not wait for it."""
+    """Once per server, when its first session starts (Streamlit runs nothing earlier): UMAP's
+    numba code is compiled, or loaded from disk, on a background thread."""
     from embedviz.compiled import warm_up_in_background
 
     warm_up_in_background()
