@@ -146,8 +146,14 @@ def build_map(
 ) -> MapResult:
     with timed("embeddings"):
         emb = embeddings(corpus, backend, store, on_progress)
-    graph = None  # shared by both stages below, computed (or read) once
-    if reduce_params.method == "umap" or cluster_params.method in ("auto", "agglomerative"):
+
+    def missing(kind: str, params) -> bool:
+        return store is None or not store.has_artifact(artifact_key(kind, emb.fingerprint, params))
+
+    graph = None  # shared by both stages below: computed (or read) once, and only if one needs it
+    if (reduce_params.method == "umap" and missing("projection", reduce_params)) or (
+        cluster_params.method in ("auto", "agglomerative") and missing("clustering", cluster_params)
+    ):
         graph = neighbor_graph(emb, store, reduce_params.n_neighbors)
 
     def project() -> Projection:

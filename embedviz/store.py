@@ -191,6 +191,16 @@ class Store:
         with np.load(io.BytesIO(row[0]), allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
 
+    def has_artifact(self, key: str) -> bool:
+        """Whether an artifact is stored, without reading it."""
+        with self._lock:
+            try:
+                query = "SELECT 1 FROM artifacts WHERE key = ?"
+                return self._conn.execute(query, [key]).fetchone() is not None
+            except sqlite3.DatabaseError as e:
+                self._recover(e)
+                return False
+
     def put_artifact(self, key: str, kind: str, arrays: Mapping[str, np.ndarray]) -> None:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)

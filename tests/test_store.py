@@ -157,3 +157,21 @@ def test_vectors_take_little_more_disk_than_their_bytes(tmp_path):
     store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     per_vector = (tmp_path / "s.sqlite").stat().st_size / n
     assert per_vector < 1.5 * 384 * 4, per_vector  # the first schema took 4.6 kB each
+
+
+def test_a_map_all_from_the_store_reads_no_neighbour_graph(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from embedviz import pipeline
+
+    corpus = corpus_from_frame(pd.DataFrame({"text": [f"text number {i}" for i in range(60)]}))
+    store, backend = Store(tmp_path / "s.sqlite"), make_backend("planted")
+    first = build_map(corpus, backend, store)
+
+    def no_graph(*args, **kwargs):
+        raise AssertionError("the map and clusters are stored; the graph is not needed")
+
+    monkeypatch.setattr(pipeline, "neighbor_graph", no_graph)
+    again = build_map(corpus, backend, store)
+    np.testing.assert_array_equal(again.frame["cluster"], first.frame["cluster"])
+    np.testing.assert_array_equal(again.frame["x"], first.frame["x"])
