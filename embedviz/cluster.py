@@ -224,11 +224,9 @@ def _pick_k(vectors: np.ndarray, fit, params: ClusterParams, metric: str = "cosi
 def _low_dimensional(vectors: np.ndarray, neighbors: Neighbors | None, seed: int) -> np.ndarray:
     """A 5-D UMAP for clustering (min_dist 0 packs groups tight), reusing the kNN graph."""
     from embedviz.compiled import load_umap
-
-    umap = load_umap()
-
     from embedviz.neighbors import umap_knn
 
+    umap = load_umap()
     n_neighbors = min(15, len(vectors) - 1)
     knn = (
         umap_knn(neighbors, n_neighbors) if neighbors is not None and neighbors.k >= n_neighbors - 1 else None

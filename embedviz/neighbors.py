@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,14 +37,14 @@ def _faiss():
     return faiss
 
 
-_THREADS: list[int] = []
+@functools.cache
+def _max_threads() -> int:
+    """faiss's thread count at first use, before any call lowered it."""
+    return _faiss().omp_get_max_threads()
 
 
 def _threads(n_queries: int) -> int:
-    faiss = _faiss()
-    if not _THREADS:
-        _THREADS.append(faiss.omp_get_max_threads())
-    return 1 if n_queries <= FEW_QUERIES else _THREADS[0]
+    return 1 if n_queries <= FEW_QUERIES else _max_threads()
 
 
 def _f32(a: np.ndarray) -> np.ndarray:
