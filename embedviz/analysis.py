@@ -117,3 +117,36 @@ def align(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
     other_scale = np.linalg.norm(other_c) or 1.0
     rotation, _ = orthogonal_procrustes(other_c / other_scale, ref_c / ref_scale)
     return ((other_c / other_scale) @ rotation * ref_scale + ref_mean).astype(np.float32)
+
+
+TRUST_NEIGHBORS = 10
+
+
+def map_trust(graph: Neighbors, coords: np.ndarray, k: int = TRUST_NEIGHBORS) -> np.ndarray:
+    """(n,) in [0, 1]: the share of each text's k nearest neighbours in the embedding space
+    (the first k columns of `graph`) that are also among its k nearest on the map, coords
+    (n, 2 or 3). 1 where the map keeps a neighbourhood, near 0 where it tears it apart."""
+    from scipy.spatial import cKDTree
+
+    n = len(coords)
+    k = min(k, graph.k, n - 1)
+    if k < 1:
+        return np.ones(n, dtype=np.float32)
+    _, found = cKDTree(np.asarray(coords, dtype=np.float64)).query(coords, k=k + 1, workers=-1)
+    on_map = _without_self(np.asarray(found, dtype=np.int64).reshape(n, k + 1))
+    in_space = graph.indices[:, :k]
+    # rows of both sorted, then count common members row by row without a Python loop
+    both = np.sort(np.hstack([in_space, on_map]), axis=1)
+    shared = (both[:, 1:] == both[:, :-1]).sum(axis=1)
+    return (shared / k).astype(np.float32)
+
+
+def _without_self(found: np.ndarray) -> np.ndarray:
+    """(n, k+1) map neighbours -> (n, k): row i removed from its own list (or the last entry
+    where duplicates of row i pushed it out)."""
+    n, width = found.shape
+    drop = found == np.arange(n)[:, None]
+    drop[~drop.any(axis=1), -1] = True
+    first = drop.cumsum(axis=1) == 1
+    drop &= first
+    return found[~drop].reshape(n, width - 1)

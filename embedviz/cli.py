@@ -77,7 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", required=True, type=_output, help="output .parquet or .csv")
     m.add_argument("--reducer", default=r.method, choices=REDUCERS)
     m.add_argument("--dims", type=int, default=r.dims, choices=(2, 3))
-    m.add_argument("--clusters", type=_clusters, default=c.k, help="'auto' or a number (default auto)")
+    m.add_argument(
+        "--clusters", type=_clusters, default=c.k, help="fine clusters: 'auto' or a number (default auto)"
+    )
+    m.add_argument(
+        "--broad-clusters",
+        type=_clusters,
+        default=c.broad_k,
+        help="broad topics above the fine clusters: 'auto' or a number (default auto)",
+    )
     m.add_argument("--cluster-method", default=c.method, choices=CLUSTER_METHODS)
     m.add_argument("--min-cluster-size", type=int, default=c.min_cluster_size, help="hdbscan")
     m.add_argument(
@@ -176,6 +184,7 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
     cluster_params = ClusterParams(
         method=args.cluster_method,
         k=args.clusters,
+        broad_k=args.broad_clusters,
         min_cluster_size=args.min_cluster_size,
         keep_noise=not args.assign_noise,
         seed=args.seed,
@@ -188,10 +197,11 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
     write_table(result.frame, out)
     trust = result.projection.trustworthiness
     log.info(
-        "map: %s, trustworthiness %s; %d clusters; wrote %s",
+        "map: %s, trustworthiness %s; %d clusters in %d broad topics; wrote %s",
         result.projection.method,
         f"{trust:.3f}" if trust is not None else "n/a",
         result.clusters.clustering.k,
+        result.clusters.clustering.broad_k,
         out,
     )
 

@@ -1,9 +1,20 @@
-"""The cluster stage: unit vectors (n, d) -> an integer label per row (-1 is noise)."""
+"""The cluster stage: unit vectors (n, d) -> fine clusters, and the broad topics above them.
+
+Two levels, because one granularity never fits every corpus: intent-like data has a hundred
+tight groups, a news corpus four broad topics. Every fine cluster lies inside exactly one broad
+topic. Labels are integers numbered largest first; -1 is noise (hdbscan only).
+
+`auto` has no random step below AUTO_SAMPLE texts, so every seed gives the same clusters: a
+Ward tree over a PCA of the vectors, cut at each candidate k and refined by KMeans started from
+the cut's centres. The fine k is the fewest clusters whose silhouette is within 2% of the best,
+with at least FINE_MIN of them. The broad topics group the fine clusters (weighted KMeans over
+their centres) into the k of best silhouette. Picking one level alone, silhouette rewards the
+coarsest split; picking broad topics among fine clusters of intent-like data, it does not.
+"""
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -17,53 +28,40 @@ log = logging.getLogger(__name__)
 
 ClusterMethod = Literal["auto", "kmeans", "hdbscan", "agglomerative"]
 CLUSTER_METHODS: tuple[ClusterMethod, ...] = ("auto", "kmeans", "hdbscan", "agglomerative")
-SILHOUETTE_SAMPLE = 3000
 AGGLOMERATIVE_MAX_ROWS = 50_000
-K_CANDIDATES = (
-    2,
-    3,
-    4,
-    5,
-    6,
-    7,
-    8,
-    9,
-    10,
-    12,
-    14,
-    16,
-    18,
-    20,
-    25,
-    30,
-    35,
-    40,
-    50,
-    60,
-    70,
-    80,
-    100,
-    120,
-    150,
-    200,
-)
-AUTO_DIMENSIONS = 5
-"""auto: clusters are found in a 5-D UMAP of the kNN graph, where groups separate far more
-clearly than in the raw space (silhouette then picks k close to the true number)."""
-AUTO_MIN_ROWS = 50
+K_CANDIDATES = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 25, 30, 35, 40, 50, 60, 70, 80, 100)
+K_CANDIDATES += (120, 150, 200, 250, 300)
+FINE_MIN = 10
+"""The fine level has at least this many clusters (or a fifth of the texts, if fewer): the
+broad level gives the overview, the fine level the detail."""
+FINE_TEXTS_PER_CLUSTER = 10
+"""The fine k tried goes up to a tenth of the texts (a fifth, up to 100, for small corpora):
+smaller groups are noise more than topics."""
+BROAD_MAX = 30
+"""Broad topics are few enough to name on a map."""
+NEAR_BEST = 0.02
+"""The fine k is the fewest clusters whose silhouette is within 2% of the best one's."""
+SILHOUETTE_SAMPLE = 3000
+SPACE_DIMENSIONS = 50
+"""auto partitions a PCA of the vectors: the same groups as the full space, several times faster."""
+CONNECTIVITY_NEIGHBORS = 10
 AUTO_SAMPLE = 25_000
 """auto above this many texts: clusters are found on a random sample of this size, then every
-other text joins the cluster most of its graph neighbours are in (a 5-D UMAP of 100k texts
-would take a minute; of the sample, 15 s)."""
+other text joins the cluster most of its graph neighbours are in."""
+PROPAGATE_NEIGHBORS = 15
+"""Neighbours that vote when a text joins a cluster: the first columns of any graph at least
+this wide, so a wider graph (the CLI's or the app's) gives the same clusters."""
 
 
 @dataclass(frozen=True)
 class ClusterParams:
     method: ClusterMethod = "auto"
     k: int | None = None
-    """Number of clusters (auto, kmeans, agglomerative); None picks it by silhouette."""
-    k_max: int = 200
-    """The largest k tried when picking (never more than a fifth of the texts)."""
+    """Number of fine clusters (auto, kmeans, agglomerative); None picks it."""
+    broad_k: int | None = None
+    """Number of broad topics above them; None picks it. Never more than the fine clusters."""
+    k_max: int = 300
+    """The largest fine k tried when picking."""
     min_cluster_size: int | None = None
     """HDBSCAN; None scales it with n (1% of the texts, at least 5)."""
     keep_noise: bool = True
@@ -75,37 +73,51 @@ class ClusterParams:
             raise InputError(
                 f"unknown clustering {self.method!r}; choose one of {', '.join(CLUSTER_METHODS)}."
             )
-        if self.k is not None and self.k < 1:
-            raise InputError(f"the number of clusters must be at least 1, not {self.k}.")
+        for name in ("k", "broad_k"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InputError(f"the number of clusters must be at least 1, not {value}.")
 
 
 @dataclass(frozen=True, eq=False)
 class Clustering:
-    """labels: int (n,), clusters numbered 0..k-1 by decreasing size, -1 for noise."""
+    """labels: int (n,) fine clusters; broad: int (n,) broad topics, each fine cluster inside
+    exactly one. Both numbered 0.. by decreasing size, -1 for noise."""
 
     labels: np.ndarray
+    broad: np.ndarray
     notes: tuple[str, ...] = ()
 
     @property
     def k(self) -> int:
         return int(len(set(self.labels.tolist()) - {-1}))
 
+    @property
+    def broad_k(self) -> int:
+        return int(len(set(self.broad.tolist()) - {-1}))
+
+    def parents(self) -> dict[int, int]:
+        """fine cluster -> the broad topic it lies in (noise maps to -1)."""
+        return dict(zip(self.labels.tolist(), self.broad.tolist(), strict=True))
+
 
 def cluster(
     vectors: np.ndarray, params: ClusterParams = ClusterParams(), *, neighbors: Neighbors | None = None
 ) -> Clustering:
-    """Cluster unit vectors (n, d). `neighbors` (kNN graph) gives agglomerative its connectivity."""
+    """Cluster unit vectors (n, d) at two levels. `neighbors` (a kNN graph of the same rows,
+    at least 15 wide) spares a neighbour search for auto and agglomerative."""
     n = len(vectors)
-    notes: list[str] = []
     if n < 3:
-        return Clustering(np.zeros(n, dtype=np.int64), (f"{n} text(s): one cluster.",))
+        zeros = np.zeros(n, dtype=np.int64)
+        return Clustering(zeros, zeros.copy(), (f"{n} text(s): one cluster.",))
+    notes: list[str] = []
     if params.method == "hdbscan":
         labels = _hdbscan(vectors, params)
         if not params.keep_noise:
             labels = _assign_noise(vectors, labels)
     elif params.method == "auto" and n > AUTO_SAMPLE:
         labels = _auto_sampled(vectors, params, neighbors, notes)
-    elif params.method == "auto" and n >= AUTO_MIN_ROWS:
+    elif params.method == "auto":
         labels = _auto(vectors, params, neighbors, notes)
     else:
         fit = _agglomerative_fitter(vectors, neighbors) if params.method == "agglomerative" else _kmeans
@@ -117,16 +129,97 @@ def cluster(
             notes.append(f"k lowered from {k} to {n}, the number of texts.")
             k = n
         labels = fit(vectors, k, params.seed)
-    return Clustering(_by_size(labels), tuple(notes))
+    labels = _by_size(labels)
+    broad = _by_size(broad_topics(vectors, labels, params, notes))
+    return Clustering(labels, broad, tuple(notes))
+
+
+# auto: one Ward tree, cut and refined
+
+
+def _space(vectors: np.ndarray) -> np.ndarray:
+    """The vectors' first principal components (n, <= 50), computed exactly (no random step)."""
+    n, d = vectors.shape
+    width = min(SPACE_DIMENSIONS, d, n)
+    if width == d:
+        return np.ascontiguousarray(vectors, dtype=np.float64)
+    centred = vectors.astype(np.float64) - vectors.mean(axis=0)
+    _, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    return np.ascontiguousarray(centred @ eigenvectors[:, ::-1][:, :width])
+
+
+def _ward_cuts(space: np.ndarray, neighbors: Neighbors, ks: list[int]) -> dict[int, np.ndarray]:
+    """Cut one Ward tree (kNN connectivity) at each k: k -> labels (n,)."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    n = len(space)
+    with warnings.catch_warnings():  # a kNN graph of separate groups is completed on purpose
+        warnings.filterwarnings("ignore", message=".*connected components.*")
+        tree = AgglomerativeClustering(
+            n_clusters=None,
+            distance_threshold=0,
+            linkage="ward",
+            connectivity=_connectivity(neighbors, n),
+            compute_full_tree=True,
+        ).fit(space)
+    parent = list(range(2 * n - 1))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    cuts, wanted = {}, set(ks)
+    for step, (a, b) in enumerate(tree.children_):
+        clusters = n - step
+        if clusters in wanted:
+            cuts[clusters] = _roots_to_labels([root(i) for i in range(n)])
+        parent[a] = parent[b] = n + step
+    if 1 in wanted:
+        cuts[1] = np.zeros(n, dtype=np.int64)
+    return cuts
+
+
+def _roots_to_labels(roots: list[int]) -> np.ndarray:
+    _, labels = np.unique(np.asarray(roots), return_inverse=True)
+    return labels.astype(np.int64)
+
+
+def _refine(space: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """KMeans started from the centres of `labels`: deterministic, and it mends the tree's
+    early merges that a later view shows were wrong."""
+    from sklearn.cluster import KMeans
+
+    k = int(labels.max()) + 1
+    if k <= 1:
+        return labels
+    w = np.ones(len(space)) if weights is None else weights
+    centres = np.vstack([np.average(space[labels == c], axis=0, weights=w[labels == c]) for c in range(k)])
+    return KMeans(k, init=centres, n_init=1, max_iter=100).fit_predict(space, sample_weight=w)
 
 
 def _auto(vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]):
-    low = _low_dimensional(vectors, neighbors, params.seed)
-    k = params.k
-    if k is None:
-        k = _pick_k(low, _kmeans, params, metric="euclidean")
-        notes.append(f"k = {k}, picked by silhouette in a {AUTO_DIMENSIONS}-D UMAP of the texts.")
-    return _kmeans(low, min(k, len(vectors)), params.seed)
+    n = len(vectors)
+    space = _space(vectors)
+    graph = neighbors if neighbors is not None else knn_graph(vectors, PROPAGATE_NEIGHBORS)
+    if params.k is not None:
+        k = min(params.k, n)
+        return _refine(space, _ward_cuts(space, graph, [k])[k])
+    limit = max(2, min(params.k_max, max(n // FINE_TEXTS_PER_CLUSTER, min(n // 5, 100)), n - 1))
+    floor = min(FINE_MIN, max(2, n // 5))
+    candidates = [k for k in K_CANDIDATES if floor <= k <= limit] or [min(floor, limit)]
+    cuts = _ward_cuts(space, graph, candidates)
+    sample = _even_sample(n, SILHOUETTE_SAMPLE)
+    partitions = {k: _refine(space, cuts[k]) for k in candidates}
+    scores = {k: _silhouette(vectors, labels, sample) for k, labels in partitions.items()}
+    best = max(scores.values())
+    k = min(k for k, s in scores.items() if s >= best - NEAR_BEST * abs(best))
+    notes.append(
+        f"{k} fine clusters: the fewest whose silhouette is within 2% of the best "
+        f"({candidates[0]} to {candidates[-1]} tried)."
+    )
+    return partitions[k]
 
 
 def _auto_sampled(vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]):
@@ -135,25 +228,29 @@ def _auto_sampled(vectors: np.ndarray, params: ClusterParams, neighbors: Neighbo
     sample = np.sort(np.random.default_rng(params.seed).choice(n, AUTO_SAMPLE, replace=False))
     part = vectors[sample]
     labels = np.full(n, -1, dtype=np.int64)
-    labels[sample] = _auto(part, params, knn_graph(part, 15), notes)
+    labels[sample] = _auto(part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes)
     notes.append(
         f"clusters found on a random sample of {AUTO_SAMPLE:,} texts; "
         f"the other {n - AUTO_SAMPLE:,} joined their nearest neighbours' clusters."
     )
-    return propagate(vectors, labels, neighbors if neighbors is not None else knn_graph(vectors, 15))
+    graph = neighbors if neighbors is not None else knn_graph(vectors, PROPAGATE_NEIGHBORS)
+    return propagate(vectors, labels, graph)
 
 
 def propagate(vectors: np.ndarray, labels: np.ndarray, neighbors: Neighbors, rounds: int = 5) -> np.ndarray:
     """Give each unlabelled row (-1) the cluster its labelled graph neighbours weigh most, round
-    by round; rows no labelled neighbour reaches take the most similar cluster centre."""
+    by round; rows no labelled neighbour reaches take the most similar cluster centre. Only the
+    first PROPAGATE_NEIGHBORS columns vote, so graphs of any larger width agree."""
     labels = labels.copy()
+    indices = neighbors.indices[:, :PROPAGATE_NEIGHBORS]
+    scores = neighbors.scores[:, :PROPAGATE_NEIGHBORS]
     k = int(labels.max()) + 1
     for _ in range(rounds):
         todo = np.nonzero(labels < 0)[0]
         if not len(todo) or k == 0:
             break
-        found = labels[neighbors.indices[todo]]
-        weights = np.where(found >= 0, np.maximum(neighbors.scores[todo], 1e-6), 0.0)
+        found = labels[indices[todo]]
+        weights = np.where(found >= 0, np.maximum(scores[todo], 1e-6), 0.0)
         cells = np.arange(len(todo))[:, None] * k + np.maximum(found, 0)
         votes = np.bincount(cells.ravel(), weights.ravel(), minlength=len(todo) * k).reshape(len(todo), k)
         reached = votes.max(axis=1) > 0
@@ -165,6 +262,85 @@ def propagate(vectors: np.ndarray, labels: np.ndarray, neighbors: Neighbors, rou
     return labels
 
 
+# the broad level: the fine clusters grouped
+
+
+def broad_topics(
+    vectors: np.ndarray, fine: np.ndarray, params: ClusterParams, notes: list[str] | None = None
+) -> np.ndarray:
+    """Group fine clusters (labels (n,), -1 noise) into broad topics: (n,), noise stays -1.
+
+    The groups are weighted KMeans over the fine clusters' centres, started from a Ward tree of
+    them (deterministic). Their number is params.broad_k, or the k from 2 to BROAD_MAX whose
+    grouping has the best silhouette over the texts.
+    """
+    notes = notes if notes is not None else []
+    clusters = sorted(set(fine.tolist()) - {-1})
+    k_fine = len(clusters)
+    broad = np.full(len(fine), -1, dtype=np.int64)
+    if k_fine <= 2:
+        broad[fine >= 0] = 0 if k_fine == 1 else fine[fine >= 0]
+        return broad
+    members = fine >= 0
+    space = _space(vectors[members])
+    index = {c: i for i, c in enumerate(clusters)}
+    units = np.array([index[c] for c in fine[members]])
+    sizes = np.bincount(units, minlength=k_fine).astype(np.float64)
+    centres = np.vstack([space[units == i].mean(axis=0) for i in range(k_fine)])
+    candidates = [k for k in K_CANDIDATES if k <= min(BROAD_MAX, k_fine)]
+    partitions = _centre_partitions(centres, sizes, candidates)
+    if params.broad_k is not None:
+        k = min(params.broad_k, k_fine)
+        if k not in partitions:
+            partitions.update(_centre_partitions(centres, sizes, [k]))
+    else:
+        sample = _even_sample(len(space), SILHOUETTE_SAMPLE)
+        scores = {k: _silhouette(vectors[members], p[units], sample) for k, p in partitions.items()}
+        k = max(scores, key=scores.get)
+        notes.append(f"{k} broad topics: the best silhouette of {candidates[0]} to {candidates[-1]}.")
+    broad[members] = partitions[k][units]
+    return broad
+
+
+def _centre_partitions(centres: np.ndarray, sizes: np.ndarray, ks: list[int]) -> dict[int, np.ndarray]:
+    """Weighted KMeans of the fine centres (m, d) into each k, started from their Ward tree."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    m = len(centres)
+    tree = linkage(centres, "ward") if m > 1 else None
+    out = {}
+    for k in ks:
+        if k >= m:
+            out[k] = np.arange(m)
+            continue
+        start = fcluster(tree, k, "maxclust") - 1
+        out[k] = _refine(centres, _roots_to_labels(start.tolist()), sizes)
+    return out
+
+
+def _sample(n: int, size: int, seed: int) -> np.ndarray:
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+def _even_sample(n: int, size: int) -> np.ndarray:
+    """At most `size` rows spread evenly over 0..n-1: a scoring sample with no random step."""
+    return np.arange(n) if n <= size else np.linspace(0, n - 1, size).round().astype(np.int64)
+
+
+def _silhouette(vectors: np.ndarray, labels: np.ndarray, sample: np.ndarray) -> float:
+    from sklearn.metrics import silhouette_score
+
+    picked = labels[sample]
+    if len(set(picked.tolist())) < 2 or len(set(picked.tolist())) >= len(sample):
+        return -1.0
+    return float(silhouette_score(vectors[sample], picked, metric="cosine"))
+
+
+# the other methods
+
+
 def _kmeans(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
     from sklearn.cluster import KMeans
 
@@ -172,22 +348,18 @@ def _kmeans(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def _agglomerative_fitter(vectors: np.ndarray, neighbors: Neighbors | None):
-    from sklearn.cluster import AgglomerativeClustering
-
+    """Ward with kNN connectivity: one tree, cut at whatever k is asked."""
     if len(vectors) > AGGLOMERATIVE_MAX_ROWS:
         raise InputError(
             f"agglomerative clustering is limited to {AGGLOMERATIVE_MAX_ROWS:,} texts; use kmeans or hdbscan."
         )
-    connectivity = _connectivity(neighbors, len(vectors)) if neighbors is not None else None
-    memory = tempfile.mkdtemp(prefix="embedviz-ward-")
+    graph = neighbors if neighbors is not None else knn_graph(vectors, CONNECTIVITY_NEIGHBORS)
+    cache: dict[int, np.ndarray] = {}
 
     def fit(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
-        model = AgglomerativeClustering(
-            n_clusters=k, linkage="ward", connectivity=connectivity, memory=memory, compute_full_tree=True
-        )
-        with warnings.catch_warnings():  # a kNN graph of separate groups is completed on purpose
-            warnings.filterwarnings("ignore", message=".*connected components.*")
-            return model.fit_predict(vectors)
+        if k not in cache:
+            cache.update(_ward_cuts(np.asarray(vectors, dtype=np.float64), graph, [k]))
+        return cache[k]
 
     return fit
 
@@ -195,53 +367,23 @@ def _agglomerative_fitter(vectors: np.ndarray, neighbors: Neighbors | None):
 def _connectivity(neighbors: Neighbors, n: int):
     from scipy.sparse import csr_matrix
 
-    k = min(neighbors.k, 10)
+    k = min(neighbors.k, CONNECTIVITY_NEIGHBORS)
     rows = np.repeat(np.arange(n), k)
     graph = csr_matrix((np.ones(n * k), (rows, neighbors.indices[:, :k].ravel())), shape=(n, n))
     return graph + graph.T
 
 
-def _pick_k(vectors: np.ndarray, fit, params: ClusterParams, metric: str = "cosine") -> int:
+def _pick_k(vectors: np.ndarray, fit, params: ClusterParams) -> int:
     """The k in 2..min(k_max, n/5) with the best silhouette on a sample."""
-    from sklearn.metrics import silhouette_score
-
     n = len(vectors)
-    rng = np.random.default_rng(params.seed)
-    sample = rng.choice(n, min(n, SILHOUETTE_SAMPLE), replace=False)
+    sample = _sample(n, SILHOUETTE_SAMPLE, params.seed)
     limit = min(params.k_max, max(2, n // 5), n - 1)
     best_k, best_score = 1, -1.0
     for k in (k for k in K_CANDIDATES if k <= limit):
-        labels = fit(vectors, k, params.seed)
-        if len(set(labels[sample].tolist())) < 2:
-            continue
-        score = silhouette_score(vectors[sample], labels[sample], metric=metric)
-        log.debug("k=%d silhouette=%.4f", k, score)
+        score = _silhouette(vectors, fit(vectors, k, params.seed), sample)
         if score > best_score:
             best_k, best_score = k, score
     return best_k
-
-
-def _low_dimensional(vectors: np.ndarray, neighbors: Neighbors | None, seed: int) -> np.ndarray:
-    """A 5-D UMAP for clustering (min_dist 0 packs groups tight), reusing the kNN graph."""
-    from embedviz.compiled import load_umap
-    from embedviz.neighbors import umap_knn
-
-    umap = load_umap()
-    n_neighbors = min(15, len(vectors) - 1)
-    knn = (
-        umap_knn(neighbors, n_neighbors) if neighbors is not None and neighbors.k >= n_neighbors - 1 else None
-    )
-    reducer = umap.UMAP(
-        n_components=AUTO_DIMENSIONS,
-        n_neighbors=n_neighbors,
-        min_dist=0.0,
-        metric="cosine",
-        random_state=seed,
-        precomputed_knn=knn or (None, None, None),
-    )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning)
-        return reducer.fit_transform(vectors)
 
 
 def _assign_noise(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -271,5 +413,6 @@ def _by_size(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels, dtype=np.int64)
     ids, counts = np.unique(labels[labels >= 0], return_counts=True)
     order = ids[np.argsort(-counts, kind="stable")]
-    mapping = {int(old): new for new, old in enumerate(order)}
-    return np.array([mapping.get(int(v), -1) for v in labels], dtype=np.int64)
+    mapping = np.full(int(labels.max()) + 2 if len(labels) else 1, -1, dtype=np.int64)
+    mapping[order] = np.arange(len(order))
+    return np.where(labels >= 0, mapping[np.maximum(labels, 0)], -1)

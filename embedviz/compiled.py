@@ -70,12 +70,13 @@ def threadsafe_parallel() -> bool:
     loads (the workqueue layer it falls back to aborts on concurrent use)."""
     import importlib
 
-    for layer in ("tbbpool", "omppool"):
-        try:
-            importlib.import_module(f"numba.np.ufunc.{layer}")
-            return True
-        except ImportError:
-            continue
+    with _lock:  # never import numba's parts while another thread imports umap (a partial module)
+        for layer in ("tbbpool", "omppool"):
+            try:
+                importlib.import_module(f"numba.np.ufunc.{layer}")
+                return True
+            except ImportError:
+                continue
     return False
 
 

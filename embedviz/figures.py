@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import json
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
+
+from embedviz.placement import Name
 
 HOVER_CHARS = 140
 MAX_HOVER_COLUMNS = 4
@@ -24,6 +27,8 @@ SAMPLE_POINTS = 50_000
 """Above 200k points the map shades the density of all of them and draws a fixed random
 sample of 50k as points (hover, selection); the browser stays smooth at 1M and more."""
 DENSITY_BINS = 300
+FIGURE_WIDTH, FIGURE_HEIGHT = 1000, 620
+"""The size names are placed for (px): the page's map at a common screen width."""
 
 
 def shorten(text: str, limit: int = HOVER_CHARS) -> str:
@@ -31,11 +36,19 @@ def shorten(text: str, limit: int = HOVER_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def drawn_rows(n: int, seed: int = 0) -> np.ndarray:
-    """The rows drawn as points: all of them up to MAX_POINTS, else a fixed random sample."""
+def drawn_rows(n: int, seed: int = 0, first: np.ndarray | None = None) -> np.ndarray:
+    """The rows drawn as points: all of them up to MAX_POINTS, else a fixed random sample of
+    SAMPLE_POINTS. `first` (n,) bool marks rows a filter kept: the sample takes them first."""
     if n <= MAX_POINTS:
         return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, min(SAMPLE_POINTS, n), replace=False))
+    size = min(SAMPLE_POINTS, n)
+    rng = np.random.default_rng(seed)
+    if first is None or first.all():
+        return np.sort(rng.choice(n, size, replace=False))
+    kept, rest = np.flatnonzero(first), np.flatnonzero(~first)
+    if len(kept) >= size:
+        return np.sort(rng.choice(kept, size, replace=False))
+    return np.sort(np.concatenate([kept, rng.choice(rest, size - len(kept), replace=False)]))
 
 
 def hover_texts(frame: pd.DataFrame, text_column: str, columns: list[str], rows=None) -> list[str]:
@@ -69,18 +82,30 @@ def map_figure(
     query: np.ndarray | None = None,
     query_neighbors: np.ndarray | None = None,
     rows: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
+    names: list[Name] | None = None,
     height: int = 620,
 ) -> go.Figure:
     """A WebGL scatter of coords (n, 2) or a 3-D scatter of (n, 3); customdata holds the row.
 
-    `rows` (from drawn_rows) are the rows drawn as points; `hover` and `color` are given for
-    those rows only. When they are a sample, a 2-D map shades the density of all rows beneath.
+    `rows` (from drawn_rows) are the rows drawn as points; `hover`, `color` and `keep` are
+    given for those rows only. When they are a sample, a 2-D map shades the density of all rows
+    beneath. `keep` (bool) dims the rows a filter leaves out; `names` are drawn over the map.
     """
     dims = coords.shape[1]
     rows = np.arange(len(coords)) if rows is None else np.asarray(rows)
     fig = go.Figure()
     if len(rows) < len(coords) and dims == 2:
         fig.add_trace(_density(coords))
+    if keep is not None and not keep.all():
+        out = np.flatnonzero(~keep)
+        dim = {"color": "rgb(190,190,190)", "opacity": 0.25, "size": 4 if dims == 2 else 2}
+        fig.add_trace(
+            _points(coords[rows[out]], [hover[i] for i in out], rows[out], dims, "filtered out", dim)
+        )
+        picked = np.flatnonzero(keep)
+        rows, hover = rows[picked], [hover[i] for i in picked]
+        color = None if color is None else color.iloc[picked].reset_index(drop=True)
     points = coords[rows]
     ids = rows.astype(np.int32)
     categorical = color is not None and is_categorical(color)
@@ -105,6 +130,8 @@ def map_figure(
         fig.add_trace(_points(points, hover, ids, dims, name="texts", marker=marker))
     if query is not None:
         _add_query(fig, coords, query, query_neighbors, dims)
+    if names:
+        _add_names(fig, names, dims)
     fig.update_layout(
         height=height,
         margin={"l": 0, "r": 0, "t": 30, "b": 0},
@@ -118,6 +145,30 @@ def map_figure(
         fig.update_xaxes(showticklabels=False, title=None)
         fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
     return fig
+
+
+def _add_names(fig: go.Figure, names: list[Name], dims: int) -> None:
+    """Cluster names as annotations: broad in bold and larger, fine smaller."""
+    notes = []
+    for name in names:
+        broad = name.level == "broad"
+        note = {
+            "text": f"<b>{html.escape(name.text)}</b>" if broad else html.escape(name.text),
+            "showarrow": False,
+            "font": {"size": name.font_size, "color": "#111" if broad else "#333"},
+            "bgcolor": "rgba(255,255,255,0.65)" if broad else "rgba(255,255,255,0.45)",
+            "borderpad": 1,
+            "name": f"{name.level}:{name.cluster}",
+            "x": name.position[0],
+            "y": name.position[1],
+        }
+        if dims == 3:
+            note["z"] = name.position[2]
+        notes.append(note)
+    if dims == 3:
+        fig.update_layout(scene={"annotations": notes})
+    else:
+        fig.update_layout(annotations=notes)
 
 
 def placeholder(height: int = 620) -> go.Figure:
@@ -207,6 +258,162 @@ def histogram(values: np.ndarray, title: str, x_title: str, nbins: int = 50) -> 
     return fig
 
 
-def standalone_html(fig: go.Figure) -> bytes:
-    """The figure as one HTML file that works offline (plotly.js inlined)."""
-    return fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
+FILTER_BOX = """
+<div style="font:14px sans-serif;margin:8px 0">
+  <input id="embedviz-filter" placeholder="Filter texts: words, or /a regular expression/"
+         style="width:420px;padding:4px" autocomplete="off">
+  <span id="embedviz-count" style="margin-left:8px;color:#444"></span>
+</div>
+"""
+FILTER_SCRIPT = """
+<script>
+(function () {
+  var gd = document.getElementById("embedviz-map");
+  var texts = JSON.parse(document.getElementById("embedviz-texts").textContent);
+  var box = document.getElementById("embedviz-filter");
+  var count = document.getElementById("embedviz-count");
+  function matcher(q) {
+    q = q.trim();
+    if (!q) return null;
+    if (q.length > 2 && q[0] === "/" && q[q.length - 1] === "/") {
+      try { var re = new RegExp(q.slice(1, -1), "i"); return function (t) { return re.test(t); }; }
+      catch (e) { return undefined; }
+    }
+    var words = q.toLowerCase().split(/\\s+/);
+    return function (t) {
+      var l = t.toLowerCase();
+      return words.every(function (w) { return l.indexOf(w) >= 0; });
+    };
+  }
+  box.addEventListener("input", function () {
+    var match = matcher(box.value);
+    if (match === undefined) { count.textContent = "not a valid regular expression"; return; }
+    var opacity = [], traces = [], hits = 0, total = 0;
+    gd.data.forEach(function (trace, i) {
+      if (!trace.customdata || trace.type === "heatmap") return;
+      opacity.push(Array.from(trace.customdata, function (row) {
+        var ok = !match || match(texts[row] || "");
+        total += 1; if (ok) hits += 1;
+        return ok ? 0.9 : 0.05;
+      }));
+      traces.push(i);
+    });
+    Plotly.restyle(gd, {"marker.opacity": opacity}, traces);
+    count.textContent = match ? hits.toLocaleString() + " of " + total.toLocaleString() + " match" : "";
+  });
+})();
+</script>
+"""
+
+
+def standalone_html(fig: go.Figure, texts: dict[int, str] | None = None) -> bytes:
+    """The figure as one HTML file that works offline (plotly.js inlined). With `texts` (row ->
+    text of each drawn point) a filter box above the map highlights the matching points."""
+    page = fig.to_html(include_plotlyjs=True, full_html=True, div_id="embedviz-map")
+    if texts is not None:
+        data = json.dumps({str(k): v for k, v in texts.items()}, ensure_ascii=False).replace("</", "<\\/")
+        extra = f'<script type="application/json" id="embedviz-texts">{data}</script>{FILTER_SCRIPT}'
+        page = page.replace("<body>", "<body>" + FILTER_BOX, 1).replace("</body>", extra + "</body>", 1)
+    return page.encode("utf-8")
+
+
+def static_image(
+    coords: np.ndarray,
+    color: pd.Series | None,
+    names: list[Name],
+    fmt: str = "png",
+    size: tuple[float, float] = (FIGURE_WIDTH, FIGURE_HEIGHT),
+) -> bytes:
+    """The map as PNG or SVG: points coloured like the page (coords (n, 2), color (n,)), and
+    the names placed for a figure of `size` pixels."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.patheffects as effects
+    import matplotlib.pyplot as plt
+
+    dpi = 100
+    fig, ax = plt.subplots(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
+    point_size = max(0.5, min(12.0, 3000 / max(len(coords), 1)))
+    if color is not None and is_categorical(color):
+        values = color.astype(str).to_numpy()
+        for i, value in enumerate(pd.unique(values)):
+            mask = values == value
+            ax.scatter(
+                *coords[mask, :2].T, s=point_size, color=PALETTE[i % len(PALETTE)], lw=0, rasterized=True
+            )
+    else:
+        numbers = None if color is None else pd.to_numeric(color, errors="coerce").to_numpy()
+        ax.scatter(*coords[:, :2].T, s=point_size, c=numbers, cmap="viridis", lw=0, rasterized=True)
+    for name in names:
+        broad = name.level == "broad"
+        ax.text(
+            name.position[0],
+            name.position[1],
+            name.text,
+            fontsize=name.font_size * 0.75,  # px to points
+            fontweight="bold" if broad else "normal",
+            ha="center",
+            va="center",
+            color="#111" if broad else "#333",
+            path_effects=[effects.withStroke(linewidth=3, foreground="white")],
+        )
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_axis_off()
+    fig.tight_layout(pad=0.2)
+    out = io.BytesIO()
+    fig.savefig(out, format=fmt, dpi=dpi)
+    plt.close(fig)
+    return out.getvalue()
+
+
+def tree_nodes(fine_summaries, broad_summaries, fine_names, broad_names) -> list[str]:
+    """Node ids of the cluster tree: broad topics ("b:3") first, then fine clusters ("f:12")."""
+    return [f"b:{s.cluster}" for s in broad_summaries] + [f"f:{s.cluster}" for s in fine_summaries]
+
+
+def parse_node(node: str) -> tuple[str, int]:
+    """ "b:3" -> ("broad", 3); "f:12" -> ("fine", 12)."""
+    kind, _, number = node.partition(":")
+    return ("broad" if kind == "b" else "fine"), int(number)
+
+
+def node_label(node: str, fine_names: dict[int, str], broad_names: dict[int, str]) -> str:
+    level, number = parse_node(node)
+    name = (broad_names if level == "broad" else fine_names).get(number, "noise")
+    return f"{'Topic' if level == 'broad' else 'Cluster'} {number}: {name}"
+
+
+def cluster_tree(
+    fine_summaries, parents: dict[int, int], fine_names, broad_names, height: int = 520
+) -> go.Figure:
+    """A treemap: broad topics, each holding its fine clusters, sized by their texts."""
+    ids, labels, parent_ids, values = [], [], [], []
+    totals: dict[int, int] = {}
+    for s in fine_summaries:
+        totals[parents.get(s.cluster, -1)] = totals.get(parents.get(s.cluster, -1), 0) + s.size
+    for b, total in sorted(totals.items()):
+        ids.append(f"b:{b}")
+        labels.append(html.escape(broad_names.get(b, "noise")))
+        parent_ids.append("")
+        values.append(total)
+    for s in fine_summaries:
+        ids.append(f"f:{s.cluster}")
+        labels.append(html.escape(fine_names.get(s.cluster, "noise")))
+        parent_ids.append(f"b:{parents.get(s.cluster, -1)}")
+        values.append(s.size)
+    fig = go.Figure(
+        go.Treemap(
+            ids=ids,
+            labels=labels,
+            parents=parent_ids,
+            values=values,
+            branchvalues="total",
+            hovertemplate="%{label}<br>%{value} texts<extra></extra>",
+            maxdepth=2,
+        )
+    )
+    fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, colorway=PALETTE)
+    return fig

@@ -3,6 +3,7 @@ result kept on disk and reused. The page, the CLI and the Python API all call th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -20,17 +22,19 @@ from embedviz.compiled import threadsafe_parallel
 from embedviz.corpus import Corpus
 from embedviz.embed import Embeddings, embed, embed_query
 from embedviz.errors import InputError
-from embedviz.labels import ClusterSummary, summarize
+from embedviz.labels import NOISE_LABEL, ClusterSummary, summarize
 from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, knn_graph, top_k
 from embedviz.progress import OnProgress, Progress, ignore
-from embedviz.reduce import Projection, ReduceParams, reduce
+from embedviz.reduce import Projection, ReduceParams, auto_note, reduce, resolve
 from embedviz.store import Store, artifact_key
 
 log = logging.getLogger(__name__)
 
 GRAPH_K = 30
 """Neighbours kept per row in the shared kNN graph (search, clustering, UMAP)."""
-OUTPUT_COLUMNS = ("x", "y", "z", "cluster", "cluster_label")
+OUTPUT_COLUMNS = ("x", "y", "z", "cluster", "cluster_label", "broad_cluster", "broad_cluster_label")
+Level = Literal["fine", "broad"]
+LEVELS: tuple[Level, ...] = ("broad", "fine")
 
 
 @contextmanager
@@ -70,34 +74,85 @@ def projection(
     on_progress: OnProgress = ignore,
     graph: Neighbors | None = None,
 ) -> Projection:
+    said = (auto_note(params, len(emb)),) if params.method == "auto" else ()
+    params = resolve(params, len(emb))
     key = artifact_key("projection", emb.fingerprint, params)
     hit = store.get_artifact(key) if store else None
     if hit is not None:
         meta = json.loads(str(hit["meta"]))
         on_progress(Progress("reduce", 1, 1, "from store"))
-        return Projection(hit["coords"], meta["trustworthiness"], meta["method"], tuple(meta["notes"]))
+        return Projection(hit["coords"], meta["trustworthiness"], meta["method"], said + tuple(meta["notes"]))
     if params.method == "umap" and (graph is None or graph.k < params.n_neighbors):
         graph = neighbor_graph(emb, store, params.n_neighbors)
     result = reduce(emb.vectors, params, neighbors=graph, on_progress=on_progress)
     if store:
         meta = {"trustworthiness": result.trustworthiness, "method": result.method, "notes": result.notes}
         store.put_artifact(key, "projection", {"coords": result.coords, "meta": np.array(json.dumps(meta))})
-    return result
+    return Projection(result.coords, result.trustworthiness, result.method, said + result.notes)
+
+
+def map_trust(emb: Embeddings, coords: np.ndarray, store: Store | None, graph: Neighbors | None = None):
+    """Per text, the share of its 10 nearest neighbours in the embedding space that are also
+    among its 10 nearest on the map `coords` (n, 2 or 3): (n,) float32, stored."""
+    from embedviz.analysis import TRUST_NEIGHBORS
+    from embedviz.analysis import map_trust as trust_of
+
+    coords = np.ascontiguousarray(coords, dtype=np.float32)
+    params = {"coords": hashlib.sha256(coords.tobytes()).hexdigest()[:32], "k": TRUST_NEIGHBORS}
+    key = artifact_key("trust", emb.fingerprint, params)
+    hit = store.get_artifact(key) if store else None
+    if hit is not None:
+        return hit["trust"]
+    with timed("map trust"):
+        trust = trust_of(graph if graph is not None else neighbor_graph(emb, store), coords)
+    if store:
+        store.put_artifact(key, "trust", {"trust": trust})
+    return trust
 
 
 @dataclass(frozen=True, eq=False)
 class LabelledClustering:
+    """Clusters at two levels with their summaries (keywords, representatives, sizes)."""
+
     clustering: Clustering
     summaries: tuple[ClusterSummary, ...]
+    """Fine clusters, largest first, then noise."""
+    broad_summaries: tuple[ClusterSummary, ...] = ()
+    """Broad topics, largest first, then noise."""
+    key: str = ""
+    """What identifies this clustering (its store key): names made for it are kept under it."""
 
     @property
     def labels(self) -> np.ndarray:
         return self.clustering.labels
 
-    def label_names(self) -> np.ndarray:
-        """The label text of each row: (n,) str."""
-        names = {s.cluster: s.label for s in self.summaries}
-        return np.array([names[int(c)] for c in self.labels], dtype=object)
+    @property
+    def broad(self) -> np.ndarray:
+        return self.clustering.broad
+
+    def level(self, level: Level) -> tuple[np.ndarray, tuple[ClusterSummary, ...]]:
+        """The labels (n,) and summaries of one level."""
+        if level == "broad":
+            return self.broad, self.broad_summaries
+        return self.labels, self.summaries
+
+    def names(self, level: Level = "fine", custom: dict[int, str] | None = None) -> dict[int, str]:
+        """cluster -> its short name (keywords, or a custom name where given); -1 -> noise."""
+        _, summaries = self.level(level)
+        return {s.cluster: (custom or {}).get(s.cluster) or s.label for s in summaries}
+
+    def label_names(self, level: Level = "fine", custom: dict[int, str] | None = None) -> np.ndarray:
+        """The name of each row's cluster: (n,) str."""
+        labels, _ = self.level(level)
+        names = self.names(level, custom)
+        return np.array([names.get(int(c), NOISE_LABEL) for c in labels], dtype=object)
+
+
+def _summaries_from(meta: list[dict]) -> tuple[ClusterSummary, ...]:
+    return tuple(
+        ClusterSummary(s["cluster"], s["size"], tuple(s["keywords"]), tuple(s["representatives"]))
+        for s in meta
+    )
 
 
 def clustering(
@@ -111,25 +166,31 @@ def clustering(
     hit = store.get_artifact(key) if store else None
     if hit is not None:
         meta = json.loads(str(hit["meta"]))
-        summaries = tuple(
-            ClusterSummary(s["cluster"], s["size"], tuple(s["keywords"]), tuple(s["representatives"]))
-            for s in meta["summaries"]
+        result = Clustering(hit["labels"], hit["broad"], tuple(meta["notes"]))
+        return LabelledClustering(
+            result, _summaries_from(meta["summaries"]), _summaries_from(meta["broad"]), key
         )
-        return LabelledClustering(Clustering(hit["labels"], tuple(meta["notes"])), summaries)
     if params.method in ("auto", "agglomerative") and graph is None:
         graph = neighbor_graph(emb, store)
     result = cluster(emb.vectors, params, neighbors=graph)
     summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels))
+    broad = tuple(summarize(corpus.texts, emb.vectors, result.broad))
     if store:
-        meta = {"notes": result.notes, "summaries": [asdict(s) for s in summaries]}
-        store.put_artifact(key, "clustering", {"labels": result.labels, "meta": np.array(json.dumps(meta))})
-    return LabelledClustering(result, summaries)
+        meta = {
+            "notes": result.notes,
+            "summaries": [asdict(s) for s in summaries],
+            "broad": [asdict(s) for s in broad],
+        }
+        arrays = {"labels": result.labels, "broad": result.broad, "meta": np.array(json.dumps(meta))}
+        store.put_artifact(key, "clustering", arrays)
+    return LabelledClustering(result, summaries, broad, key)
 
 
 @dataclass(frozen=True, eq=False)
 class MapResult:
     frame: pd.DataFrame
-    """Every input column, then x, y (z), cluster, cluster_label."""
+    """Every input column, then x, y (z), cluster, cluster_label, broad_cluster,
+    broad_cluster_label."""
     embeddings: Embeddings
     projection: Projection
     clusters: LabelledClustering
@@ -146,6 +207,8 @@ def build_map(
 ) -> MapResult:
     with timed("embeddings"):
         emb = embeddings(corpus, backend, store, on_progress)
+
+    reduce_params = resolve(reduce_params, len(emb))
 
     def missing(kind: str, params) -> bool:
         return store is None or not store.has_artifact(artifact_key(kind, emb.fingerprint, params))
@@ -184,7 +247,9 @@ def map_frame(corpus: Corpus, proj: Projection, clusters: LabelledClustering | N
         frame[name] = proj.coords[:, axis]
     if clusters is not None:
         frame["cluster"] = clusters.labels.astype(np.int64)
-        frame["cluster_label"] = clusters.label_names().astype(str)
+        frame["cluster_label"] = clusters.label_names("fine").astype(str)
+        frame["broad_cluster"] = clusters.broad.astype(np.int64)
+        frame["broad_cluster_label"] = clusters.label_names("broad").astype(str)
     return frame
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -15,9 +15,13 @@ from embedviz.progress import OnProgress, Progress, ignore
 
 log = logging.getLogger(__name__)
 
-Reducer = Literal["umap", "tsne", "pca"]
-REDUCERS: tuple[Reducer, ...] = ("umap", "tsne", "pca")
+Reducer = Literal["auto", "umap", "tsne", "pca"]
+REDUCERS: tuple[Reducer, ...] = ("auto", "umap", "tsne", "pca")
 MIN_POINTS = {"umap": 5, "tsne": 5, "pca": 1}
+SMALL_DATA = 1000
+"""auto: up to this many texts, t-SNE with a perplexity suited to small groups (n / 20, at
+least 5: the 90-word sample's groups of five stand apart); UMAP above. t-SNE needs no
+compilation, so a small corpus maps within seconds on a new machine."""
 """Below this many texts, UMAP and t-SNE fall back to PCA (with a note)."""
 TRUST_SAMPLE = 2000
 TRUST_NEIGHBORS = 5
@@ -25,7 +29,7 @@ TRUST_NEIGHBORS = 5
 
 @dataclass(frozen=True)
 class ReduceParams:
-    method: Reducer = "umap"
+    method: Reducer = "auto"
     dims: int = 2
     seed: int = 42
     metric: Literal["cosine", "euclidean"] = "cosine"
@@ -43,6 +47,23 @@ class ReduceParams:
             raise InputError(f"dims must be 2 or 3, not {self.dims}.")
         if self.n_neighbors < 2 or self.perplexity <= 0 or self.n_iter < 1:
             raise InputError("n_neighbors must be at least 2; perplexity and n_iter above 0.")
+
+
+def resolve(params: ReduceParams, n: int) -> ReduceParams:
+    """The concrete reducer and settings `auto` stands for at n texts (others unchanged)."""
+    if params.method != "auto":
+        return params
+    if n <= SMALL_DATA:
+        perplexity = float(min(params.perplexity, max(5, round(n / 20))))
+        return replace(params, method="tsne", perplexity=perplexity)
+    return replace(params, method="umap")
+
+
+def auto_note(params: ReduceParams, n: int) -> str:
+    """What `auto` chose, said to the user."""
+    chosen = resolve(params, n)
+    detail = f" (perplexity {chosen.perplexity:g})" if chosen.method == "tsne" else ""
+    return f"auto: {chosen.method}{detail} for {n:,} texts."
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +89,9 @@ def reduce(
     if n == 0:
         raise InputError("nothing to map: there are no texts.")
     notes: list[str] = []
+    if params.method == "auto":
+        notes.append(auto_note(params, n))
+        params = resolve(params, n)
     method = params.method
     if n < MIN_POINTS[method]:
         notes.append(f"{n} text(s) are too few for {method}; shown with PCA instead.")

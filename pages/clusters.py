@@ -1,4 +1,5 @@
-"""Clusters: method and parameters, labelled clusters, members, agreement with a label column."""
+"""Clusters: fine clusters inside broad topics, as a tree and as tables; members of any node;
+optional chat-model names; agreement with a label column at both levels."""
 
 import pandas as pd
 import streamlit as st
@@ -8,13 +9,14 @@ from embedviz.cluster import CLUSTER_METHODS, ClusterParams
 from embedviz.naming import DEFAULT_CHAT_MODEL
 from embedviz.ui import compute, layout, state
 
+LEVEL_NAMES = {"broad": "Broad topics", "fine": "Fine clusters"}
+TABLE_ROWS = 1000
+
 st.title("Clusters")
 
-params = state.cluster_params()
-with compute.shown_errors():
-    cur = compute.current()
-    corpus = cur.corpus
-    a, b, c = st.columns(3)
+
+def settings(params: ClusterParams) -> ClusterParams:
+    a, b, c, d = st.columns(4)
     method = a.selectbox(
         "Method", CLUSTER_METHODS, index=CLUSTER_METHODS.index(params.method), key="clusters.w.method"
     )
@@ -23,30 +25,49 @@ with compute.shown_errors():
             "Min cluster size (0 = scaled to the data)", 0, 10_000, params.min_cluster_size or 0
         )
         keep = c.toggle("Keep outliers as noise", value=params.keep_noise, key="clusters.w.noise")
-        new = ClusterParams(
-            method=method, min_cluster_size=int(size) or None, keep_noise=keep, seed=params.seed
-        )
+        fine = {"min_cluster_size": int(size) or None, "keep_noise": keep, "k": None}
     else:
-        auto = b.toggle("Pick the number automatically", value=params.k is None, key="clusters.w.auto")
-        k = None if auto else c.number_input("Number of clusters", 1, 500, params.k or 8, key="clusters.w.k")
-        new = ClusterParams(method=method, k=int(k) if k else None, seed=params.seed)
+        auto = b.toggle("Pick the number of clusters", value=params.k is None, key="clusters.w.auto")
+        k = None if auto else c.number_input("Fine clusters", 1, 2000, params.k or 20, key="clusters.w.k")
+        fine = {"k": int(k) if k else None}
+    broad_auto = d.toggle(
+        "Pick the number of topics", value=params.broad_k is None, key="clusters.w.broad_auto"
+    )
+    broad_k = None
+    if not broad_auto:
+        broad_k = int(d.number_input("Broad topics", 1, 200, params.broad_k or 5, key="clusters.w.broad_k"))
+    return ClusterParams(method=method, broad_k=broad_k, seed=params.seed, k_max=params.k_max, **fine)
+
+
+def summary_table(
+    summaries, texts, names: dict[int, str] | None, parents: dict[int, int] | None
+) -> pd.DataFrame:
+    table = pd.DataFrame(
+        {
+            "cluster": s.cluster,
+            "name": (names or {}).get(s.cluster) or s.label,
+            "size": s.size,
+            "keywords": ", ".join(s.keywords),
+            "representative texts": " | ".join(figures.shorten(texts[r], 80) for r in s.representatives),
+        }
+        for s in summaries
+    )
+    if parents is not None and len(table):
+        table.insert(1, "broad topic", table["cluster"].map(parents))
+    return table
+
+
+with compute.shown_errors():
+    cur = compute.current()
+    corpus = cur.corpus
+    params = state.cluster_params()
+    new = settings(params)
     if new != params:
         state.set_cluster_params(new)
     clusters = compute.clusters(corpus, cur.embeddings)
     for note in clusters.clustering.notes:
         st.caption(note)
 
-    texts = corpus.texts
-    table = pd.DataFrame(
-        {
-            "cluster": s.cluster,
-            "label": s.label,
-            "size": s.size,
-            "keywords": ", ".join(s.keywords),
-            "representative texts": " | ".join(figures.shorten(texts[r], 80) for r in s.representatives),
-        }
-        for s in clusters.summaries
-    )
     with st.expander("Name clusters with an OpenAI chat model (optional)"):
         st.caption("Sends each cluster's keywords and 3 representative texts to the chat model.")
         use = st.toggle("Name the clusters", value=False, key="clusters.w.names")
@@ -55,25 +76,63 @@ with compute.shown_errors():
             st.text_input("Base URL (empty = api.openai.com)", key="clusters.w.base_url").strip() or None
         )
         chat_model = st.text_input("Chat model", value=DEFAULT_CHAT_MODEL, key="clusters.w.chat_model")
-    if use:
-        names = compute.cluster_names(corpus, cur.embeddings, clusters, key or None, base_url, chat_model)
-        table.insert(1, "name", table["cluster"].map(names).fillna("noise"))
-    st.metric("Clusters", clusters.clustering.k)
-    st.dataframe(table, width="stretch", hide_index=True)
+    custom = compute.cluster_names(corpus, clusters, key or None, base_url, chat_model) if use else None
+    custom = custom or compute.custom_names(clusters) or {}
 
-    options = [s.cluster for s in clusters.summaries]
-    names = {s.cluster: f"{s.cluster}: {s.label} ({s.size})" for s in clusters.summaries}
-    chosen = st.selectbox("Members of", options, format_func=names.get, key="clusters.pick")
-    members = corpus.frame[clusters.labels == chosen]
-    st.dataframe(members, width="stretch", height=260)
+    m1, m2 = st.columns(2)
+    m1.metric("Broad topics", clusters.clustering.broad_k)
+    m2.metric("Fine clusters", clusters.clustering.k)
+
+    texts = corpus.texts
+    broad_names = clusters.names("broad", custom.get("broad"))
+    fine_names = clusters.names("fine", custom.get("fine"))
+    tree = figures.cluster_tree(clusters.summaries, clusters.clustering.parents(), fine_names, broad_names)
+    event = st.plotly_chart(tree, key="clusters.tree", on_select="rerun", selection_mode="points")
+    clicked = [p.get("id") for p in (event.selection.points if event else []) if p.get("id")]
+
+    nodes = figures.tree_nodes(clusters.summaries, clusters.broad_summaries, fine_names, broad_names)
+    default = nodes.index(clicked[0]) if clicked and clicked[0] in nodes else 0
+    chosen = st.selectbox(
+        "Members of",
+        nodes,
+        index=default,
+        format_func=lambda node: figures.node_label(node, fine_names, broad_names),
+        key="clusters.pick",
+    )
+    level, number = figures.parse_node(chosen)
+    labels, _ = clusters.level(level)
+    members = corpus.frame[labels == number]
+    if len(members) > TABLE_ROWS:
+        st.caption(f"The first {TABLE_ROWS:,} of {len(members):,} members.")
+    st.dataframe(members.head(TABLE_ROWS), width="stretch", height=260)
+
+    tabs = st.tabs([LEVEL_NAMES["broad"], LEVEL_NAMES["fine"]])
+    with tabs[0]:
+        st.dataframe(
+            summary_table(clusters.broad_summaries, texts, custom.get("broad"), None),
+            width="stretch",
+            hide_index=True,
+        )
+    with tabs[1]:
+        st.dataframe(
+            summary_table(clusters.summaries, texts, custom.get("fine"), clusters.clustering.parents()),
+            width="stretch",
+            hide_index=True,
+        )
 
     st.subheader("Agreement with a label column")
     label = layout.label_column(corpus.metadata_columns, key="clusters.label")
     if label:
-        agreement = analysis.agreement(clusters.labels, corpus.frame[label])
-        x, y = st.columns(2)
-        x.metric("Adjusted Rand index", f"{agreement.ari:.3f}")
-        y.metric("Normalized mutual information", f"{agreement.nmi:.3f}")
-        st.dataframe(agreement.table, width="stretch")
+        truth = corpus.frame[label]
+        fine, broad = analysis.agreement(clusters.labels, truth), analysis.agreement(clusters.broad, truth)
+        x, y, z, w = st.columns(4)
+        x.metric("Adjusted Rand index (broad)", f"{broad.ari:.3f}")
+        y.metric("Adjusted Rand index (fine)", f"{fine.ari:.3f}")
+        z.metric("Normalized mutual information (broad)", f"{broad.nmi:.3f}")
+        w.metric("Normalized mutual information (fine)", f"{fine.nmi:.3f}")
+        shown = st.radio(
+            "Table", ("broad", "fine"), format_func=LEVEL_NAMES.get, horizontal=True, key="clusters.w.table"
+        )
+        st.dataframe((broad if shown == "broad" else fine).table, width="stretch")
     else:
         st.caption("Pick a column with known labels to see how well the clusters match it.")

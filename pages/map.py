@@ -1,86 +1,144 @@
-"""Map: the texts as a scatter, coloured by cluster, a column, outlier score or a query."""
+"""Map: the texts as a scatter with their cluster names, coloured by cluster, a column, a score
+or a query; narrowed by a text or metadata filter; selected rows in a table."""
 
 import pandas as pd
 import streamlit as st
 
-from embedviz import export, figures, pipeline
+from embedviz import drawing, export, figures, pipeline
 from embedviz.analysis import place_query
+from embedviz.drawing import NAME_LEVELS
+from embedviz.filters import Filter, mask
 from embedviz.reduce import REDUCERS
 from embedviz.ui import compute, layout, state
 
-COLOR_CLUSTER, COLOR_OUTLIER, COLOR_QUERY = "cluster", "outlier score", "similarity to query"
-NEEDS_VECTORS = (COLOR_CLUSTER, COLOR_OUTLIER, COLOR_QUERY)
+COLOR_CLUSTER, COLOR_BROAD = "cluster", "broad topic"
+COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST = "outlier score", "similarity to query", "map trust"
+NEEDS_VECTORS = (COLOR_CLUSTER, COLOR_BROAD, COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST)
 FROM_FILE = "file"
-REDUCER_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA", FROM_FILE: "From the file (x, y)"}
+REDUCER_NAMES = {
+    "auto": "Auto (t-SNE up to 1,000 texts, UMAP above)",
+    "umap": "UMAP",
+    "tsne": "t-SNE",
+    "pca": "PCA",
+    FROM_FILE: "From the file (x, y)",
+}
+NAME_CHOICES = {"both": "Broad and fine", "broad": "Broad topics", "fine": "Fine clusters", "off": "Hidden"}
 TABLE_ROWS = 1000
 
 st.title("Map")
 
 
-def apply_link() -> None:
-    """A shared link's view settings (in the URL) are applied once per session."""
-    if st.session_state.get("map.link_applied"):
-        return
-    st.session_state["map.link_applied"] = True
-    qp = st.query_params
-    changes = {}
-    if qp.get("reducer") in REDUCERS:
-        changes["method"] = qp["reducer"]
-    if qp.get("dims") in ("2", "3"):
-        changes["dims"] = int(qp["dims"])
-    if changes:
-        state.set_reduce_params(**changes)
-    if qp.get("color"):
-        state.set_color_by(qp["color"])
-    if qp.get("q"):
-        state.set_query(qp["q"])
-
-
-apply_link()
-params = state.reduce_params()
-with compute.shown_errors():
-    corpus = compute.corpus()
+def controls(corpus) -> tuple[str, int, str, str]:
+    """The map's settings row and reducer settings; returns (reducer, dims, colour, query)."""
+    params = state.reduce_params()
     reducers = [*REDUCERS, FROM_FILE] if pipeline.has_file_coordinates(corpus) else list(REDUCERS)
     # a map the file brings comes first, unless a shared link names a reducer
     first = FROM_FILE if FROM_FILE in reducers and "reducer" not in st.query_params else params.method
-
-    top = st.columns([1, 1, 2, 2])
+    top = st.columns([2, 1, 2, 2, 2])
     method = top[0].selectbox(
-        "Reducer",
-        reducers,
-        index=reducers.index(first),
-        format_func=REDUCER_NAMES.get,
-        key="map.w.reducer",
+        "Reducer", reducers, index=reducers.index(first), format_func=REDUCER_NAMES.get, key="map.w.reducer"
     )
     dims = top[1].radio("Dimensions", (2, 3), index=params.dims - 2, horizontal=True, key="map.w.dims")
-    color_options = [COLOR_CLUSTER, *corpus.metadata_columns, COLOR_OUTLIER, COLOR_QUERY]
+    color_options = [
+        COLOR_CLUSTER,
+        COLOR_BROAD,
+        *corpus.metadata_columns,
+        COLOR_OUTLIER,
+        COLOR_QUERY,
+        COLOR_TRUST,
+    ]
     color = state.color_by()
     if color not in color_options:  # known labels, when the data has them, else clusters
         color = layout.guess_label_column(corpus.metadata_columns) or COLOR_CLUSTER
     color = top[2].selectbox("Colour by", color_options, index=color_options.index(color), key="map.w.color")
-    query = top[3].text_input("Query (placed on the map)", value=state.query(), key="map.w.query")
+    names = top[3].selectbox(
+        "Names on the map",
+        NAME_LEVELS,
+        index=NAME_LEVELS.index(state.names_level()),
+        format_func=NAME_CHOICES.get,
+        key="map.w.names",
+    )
+    query = top[4].text_input("Query (placed on the map)", value=state.query(), key="map.w.query")
     with st.expander("Reducer settings"):
         left, right = st.columns(2)
-        if method == "umap":
-            n_neighbors = left.slider("n_neighbors", 2, 100, params.n_neighbors)
-            min_dist = right.slider("min_dist", 0.0, 1.0, params.min_dist, 0.05)
-            changes = {"n_neighbors": n_neighbors, "min_dist": min_dist}
-        elif method == "tsne":
-            perplexity = left.slider("perplexity", 2.0, 100.0, float(params.perplexity))
-            n_iter = right.slider("iterations", 250, 2000, params.n_iter, 250)
-            changes = {"perplexity": perplexity, "n_iter": n_iter}
-        else:
-            changes = {}
-        seed = left.number_input("seed", 0, 2**31 - 1, params.seed)
+        shown = method if method != "auto" else "umap" if len(corpus) > 1000 else "tsne"
+        changes = {}
+        if shown == "umap":
+            changes["n_neighbors"] = left.slider("n_neighbors", 2, 100, params.n_neighbors, key="map.w.nn")
+            changes["min_dist"] = right.slider("min_dist", 0.0, 1.0, params.min_dist, 0.05, key="map.w.md")
+        elif shown == "tsne":
+            changes["perplexity"] = left.slider(
+                "perplexity (auto lowers it for small data)",
+                2.0,
+                100.0,
+                float(params.perplexity),
+                key="map.w.px",
+            )
+            changes["n_iter"] = right.slider("iterations", 250, 2000, params.n_iter, 250, key="map.w.it")
+        seed = left.number_input("seed", 0, 2**31 - 1, params.seed, key="map.w.seed")
     if method != FROM_FILE:
         state.set_reduce_params(method=method, dims=dims, seed=int(seed), **changes)
     state.set_color_by(color)
+    state.set_names_level(names)
     state.set_query(query)
-    st.query_params.update({"reducer": method, "dims": str(dims), "color": color})
-    if query:
-        st.query_params["q"] = query
-    elif "q" in st.query_params:
-        del st.query_params["q"]
+    return method, dims, color, query
+
+
+def filter_controls(corpus) -> None:
+    """Text and metadata filters; they dim what they leave out, and the table and exports
+    follow them."""
+    current = state.map_filter()
+    with st.expander("Filter", expanded=current.active):
+        left, middle, right = st.columns([2, 1, 2])
+        text = left.text_input(
+            "Texts containing (words, or /a regular expression/)", value=current.text, key="map.w.filter"
+        )
+        columns = ["(none)", *corpus.metadata_columns]
+        column = middle.selectbox(
+            "Column",
+            columns,
+            index=columns.index(current.column) if current.column in columns else 0,
+            key="map.w.filter_column",
+        )
+        values, low, high = (), None, None
+        if column != "(none)":
+            series = corpus.frame[column]
+            if pd.api.types.is_numeric_dtype(series) and series.nunique() > 12:
+                lo, hi = float(series.min()), float(series.max())
+                if lo < hi:
+                    start = (
+                        (current.low, current.high)
+                        if current.column == column and current.low is not None
+                        else (lo, hi)
+                    )
+                    low, high = right.slider("Range", lo, hi, start, key="map.w.filter_range")
+            else:
+                options = layout.value_options(series)
+                kept = [v for v in current.values if v in options] if current.column == column else []
+                values = tuple(right.multiselect("Values", options, default=kept, key="map.w.filter_values"))
+        state.set_map_filter(Filter(text, None if column == "(none)" else column, values, low, high))
+
+
+def colour_values(color: str, frame: pd.DataFrame, corpus, scores, trust, similarity) -> pd.Series | None:
+    if color == COLOR_CLUSTER:
+        return frame["cluster_label"]
+    if color == COLOR_BROAD:
+        return frame["broad_cluster_label"]
+    if color == COLOR_OUTLIER:
+        return pd.Series(scores)
+    if color == COLOR_TRUST:
+        return None if trust is None else pd.Series(trust)
+    if color == COLOR_QUERY:
+        return None if similarity is None else pd.Series(similarity)
+    return corpus.frame[color]
+
+
+state.apply_link_once()
+with compute.shown_errors():
+    corpus = compute.corpus()
+    method, dims, color, query = controls(corpus)
+    filter_controls(corpus)
+    st.query_params.from_dict(state.link())
 
     info_slot, chart_slot = st.container(), st.empty()
     # an empty chart first: the browser loads and starts the plotting library (about 2 s) while
@@ -88,75 +146,83 @@ with compute.shown_errors():
     chart_slot.plotly_chart(figures.placeholder(), key="map.placeholder")
 
     # vectors only when something needs them: a file's own x, y coloured by a column needs none
-    emb = (
-        compute.embeddings(corpus) if method != FROM_FILE or color in NEEDS_VECTORS or query.strip() else None
-    )
+    needs_vectors = method != FROM_FILE or color in NEEDS_VECTORS or query.strip()
+    emb = compute.embeddings(corpus) if needs_vectors else None
     cur = compute.Current(corpus, emb)
     proj = pipeline.file_projection(corpus, dims) if method == FROM_FILE else compute.projection(emb)
     clusters = compute.clusters(corpus, emb) if emb is not None else None
     frame = pipeline.map_frame(corpus, proj, clusters)
-    scores = None
+    scores = trust = similarity = None
     if emb is not None:
         scores = compute.outliers(emb)
         frame["outlier_score"] = scores
+        trust = compute.trust(emb, proj)
+        frame["map_trust"] = trust
+    flt = state.map_filter()
+    keep = mask(corpus.frame, corpus.text_column, flt) if flt.active else None
 
-    query_point = query_rows = query_vector = None
+    query_point = query_rows = None
     if query.strip():
         query_vector, found = compute.query_neighbors(cur, query, 10)
         query_rows = found.indices[0]
         query_point = place_query(proj.coords, query_rows, found.scores[0])
-    if color == COLOR_CLUSTER:
-        color_values = frame["cluster_label"].where(frame["cluster"] >= 0, "noise")
-    elif color == COLOR_OUTLIER:
-        color_values = pd.Series(scores)
-    elif color == COLOR_QUERY:
-        color_values = None if query_vector is None else pd.Series(emb.vectors @ query_vector)
-        if query_vector is None:
-            st.info("Type a query to colour the map by similarity to it.")
-    else:
-        color_values = corpus.frame[color]
-
-    rows = figures.drawn_rows(len(corpus))
-    hover = figures.hover_texts(corpus.frame, corpus.text_column, corpus.metadata_columns, rows)
-    fig = figures.map_figure(
+        similarity = emb.vectors @ query_vector
+    values = colour_values(color, frame, corpus, scores, trust, similarity)
+    if values is None and color == COLOR_QUERY:
+        st.info("Type a query to colour the map by similarity to it.")
+    names = drawing.cluster_names(proj.coords, clusters, state.names_level(), compute.custom_names(clusters))
+    drawn = drawing.draw_map(
+        corpus.frame,
+        corpus.text_column,
+        corpus.metadata_columns,
         proj.coords,
-        hover,
-        None if color_values is None else color_values.iloc[rows].reset_index(drop=True),
+        color=values,
         color_title=color,
+        keep=keep,
+        names=names,
         query=query_point,
         query_neighbors=query_rows,
-        rows=rows,
     )
-    info = info_slot.columns(4)
-    info[0].metric("Texts", f"{len(corpus):,}")
+
+    info = info_slot.columns(5)
+    info[0].metric("Texts", f"{len(corpus):,}" if keep is None else f"{int(keep.sum()):,} of {len(corpus):,}")
     info[1].metric(
-        "Clusters", clusters.clustering.k if clusters else "–", help="Colour by cluster to find them."
+        "Clusters",
+        f"{clusters.clustering.k} in {clusters.clustering.broad_k} topics" if clusters else "–",
+        help="Fine clusters, grouped into broad topics. Colour by either, or name them on the map.",
     )
-    trust = proj.trustworthiness
     info[2].metric(
         "Trustworthiness",
-        f"{trust:.3f}" if trust is not None else "n/a",
+        f"{proj.trustworthiness:.3f}" if proj.trustworthiness is not None else "n/a",
         help="How well the map keeps each text's nearest neighbours (1 is perfect).",
     )
-    info[3].metric("Reducer", REDUCER_NAMES[proj.method])
+    info[3].metric(
+        "Map trust",
+        f"{float(trust.mean()):.2f}" if trust is not None else "n/a",
+        help="Mean share of a text's 10 nearest neighbours (in the embedding space) that are also "
+        "among its 10 nearest on the map. Colour by 'map trust' to see where the map misleads.",
+    )
+    info[4].metric(
+        "Under ½ trust",
+        f"{float((trust < 0.5).mean()):.0%}" if trust is not None else "n/a",
+        help="Share of texts whose map neighbourhood keeps fewer than half of their true neighbours.",
+    )
+    info_slot.caption(f"Map: {REDUCER_NAMES[proj.method]}, {dims}-D.")
     for note in proj.notes:
         info_slot.caption(note)
-    if len(rows) < len(corpus):
-        info_slot.caption(
-            f"{len(corpus):,} points are too many to draw one by one: the grey shading shows where all "
-            f"of them lie, and {len(rows):,} picked at random are drawn as points (hover, selection)."
-        )
-    elif len(corpus) > figures.COMPACT_HOVER_ABOVE:
-        info_slot.caption(
-            "Hover shows the start of each text; select points to read them whole in the table below."
-        )
+    if keep is not None:
+        info_slot.caption(f"Filter: {flt.describe()}: {int(keep.sum()):,} of {len(corpus):,} texts match.")
+    for caption in drawn.captions:
+        info_slot.caption(caption)
     event = chart_slot.plotly_chart(
-        fig, key="map.chart", on_select="rerun", selection_mode=("lasso", "box", "points")
+        drawn.figure, key="map.chart", on_select="rerun", selection_mode=("lasso", "box", "points")
     )
 
     picked = (
         sorted({int(p["customdata"]) for p in event.selection.points if "customdata" in p}) if event else []
     )
+    if keep is not None:
+        picked = [row for row in picked if keep[row]]
     st.subheader(f"Selected texts ({len(picked):,})")
     if picked:
         selected = frame.iloc[picked]
@@ -170,8 +236,32 @@ with compute.shown_errors():
         st.caption("Draw a lasso or a box on the map to list texts here.")
 
     st.subheader("Export")
-    a, b, c = st.columns(3)
+    shown = frame if keep is None else frame[keep]
+    st.caption(
+        "Tables hold every row"
+        + (" the filter keeps" if keep is not None else "")
+        + "; figures hold the names and the points drawn."
+    )
+    a, b, c, d, e = st.columns(5)
     # built when clicked, not on every rerun: at 100k rows each takes seconds
-    a.download_button("Table (CSV)", lambda: export.csv_bytes(frame), "embedviz-map.csv", "text/csv")
-    b.download_button("Table (Parquet)", lambda: export.parquet_bytes(frame), "embedviz-map.parquet")
-    c.download_button("Figure (HTML)", lambda: figures.standalone_html(fig), "embedviz-map.html", "text/html")
+    a.download_button("Table (CSV)", lambda: export.csv_bytes(shown), "embedviz-map.csv", "text/csv")
+    b.download_button("Table (Parquet)", lambda: export.parquet_bytes(shown), "embedviz-map.parquet")
+    c.download_button(
+        "Figure (HTML)",
+        lambda: figures.standalone_html(
+            drawn.figure, drawing.texts_of(corpus.frame, corpus.text_column, drawn.rows)
+        ),
+        "embedviz-map.html",
+        "text/html",
+    )
+    rows = drawn.rows if keep is None else drawn.rows[keep[drawn.rows]]
+    image_colour = None if values is None else values.iloc[rows].reset_index(drop=True)
+    for column, fmt, mime in ((d, "png", "image/png"), (e, "svg", "image/svg+xml")):
+        column.download_button(
+            f"Figure ({fmt.upper()})",
+            lambda fmt=fmt: figures.static_image(proj.coords[rows], image_colour, drawn.names, fmt),
+            f"embedviz-map.{fmt}",
+            mime,
+            disabled=dims == 3,
+            help="2-D maps only" if dims == 3 else None,
+        )

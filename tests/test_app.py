@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from pathlib import Path
 
@@ -80,9 +81,11 @@ def test_map_shows_every_text_and_the_map_quality():
     assert not at.exception and not at.error
     assert chart_points(at) == 100
     shown = metrics(at)
-    assert shown["Texts"] == "100" and shown["Clusters"] == "5"
+    assert shown["Texts"] == "100" and shown["Clusters"].endswith(" in 5 topics")
     assert float(shown["Trustworthiness"]) >= 0.8
-    assert at.query_params["reducer"] == "umap"
+    assert 0.5 < float(shown["Map trust"]) <= 1.0
+    assert at.query_params["reducer"] == "auto"
+    assert any("auto: tsne (perplexity 5) for 100 texts" in c.value for c in at.caption)
 
 
 def test_map_settings_and_colour_change_reuse_vectors_and_projection(monkeypatch):
@@ -105,11 +108,11 @@ def test_map_settings_and_colour_change_reuse_vectors_and_projection(monkeypatch
     at.switch_page("pages/clusters.py").run()
     at.toggle(key="clusters.w.auto").set_value(False).run()
     at.number_input(key="clusters.w.k").set_value(3).run()
-    assert metrics(at)["Clusters"] == "3"
+    assert metrics(at)["Fine clusters"] == "3"
     at.switch_page("pages/map.py").run()
     assert calls["reduce"] == 1
     assert compute.store().count_vectors() == store_vectors
-    assert metrics(at)["Clusters"] == "3"
+    assert metrics(at)["Clusters"].startswith("3 in ")
 
 
 def test_map_reducer_dims_and_link():
@@ -117,7 +120,7 @@ def test_map_reducer_dims_and_link():
     at.query_params["reducer"] = "pca"
     at.query_params["dims"] = "3"
     at.run()
-    assert metrics(at)["Reducer"] == "PCA"
+    assert any(c.value == "Map: PCA, 3-D." for c in at.caption)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["data"][0]["type"] == "scatter3d"
     assert chart_points(at) == 100
@@ -147,15 +150,23 @@ def test_search_lists_nearest_texts_and_more_like_this():
     assert all(frame["label"][row] == frame["label"][45] for row in similar["row"])
 
 
-def test_clusters_show_labels_members_and_agreement():
+def test_clusters_show_both_levels_the_tree_members_and_agreement():
     at = with_planted_data(app("pages/clusters.py")).run()
-    table = at.dataframe[0].value
-    assert len(table) == 5 and table["size"].sum() == 100
-    assert all(len(label.split(", ")) == 3 for label in table["label"])
+    assert not at.exception and not at.error
+    members, broad, fine = (at.dataframe[i].value for i in range(3))
+    assert len(broad) == 5 and broad["size"].sum() == 100
+    assert all(len(name.split(", ")) == 3 for name in broad["name"])
+    assert fine["size"].sum() == 100 and len(fine) == int(metrics(at)["Fine clusters"])
+    assert set(fine["broad topic"]) == set(broad["cluster"])
+    assert len(members) == broad["size"].iloc[0], "the largest topic's members are listed first"
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    tree = spec["data"][0]
+    assert tree["type"] == "treemap"
+    assert sum(p == "" for p in tree["parents"]) == 5 and len(tree["ids"]) == 5 + len(fine)
+    at.selectbox(key="clusters.pick").select("f:0").run()
+    assert len(at.dataframe[0].value) == fine.set_index("cluster")["size"][0]
     shown = metrics(at)
-    assert float(shown["Adjusted Rand index"]) > 0.9
-    members = at.dataframe[1].value
-    assert len(members) == table["size"].iloc[0]
+    assert float(shown["Adjusted Rand index (broad)"]) > 0.9
 
 
 def test_insights_outliers_diversity_and_classification():
@@ -195,10 +206,10 @@ def test_default_start_maps_the_90_word_sample_with_the_real_model():
     results = at.dataframe[0].value
     assert {"fish", "whale", "dolphin"} & set(results["text"].head(5))
     at.switch_page("pages/clusters.py").run()
-    table = at.dataframe[0].value
-    assert table["size"].sum() == 90 and 2 <= len(table) <= 18
-    assert all(label for label in table["label"])
-    assert 0 < float(metrics(at)["Adjusted Rand index"]) <= 1
+    broad, fine = at.dataframe[1].value, at.dataframe[2].value
+    assert broad["size"].sum() == fine["size"].sum() == 90 and 2 <= len(broad) <= len(fine) <= 18
+    assert all(name for name in fine["name"])
+    assert 0 < float(metrics(at)["Adjusted Rand index (fine)"]) <= 1
     at.switch_page("pages/insights.py").run()
     assert len(at.dataframe[0].value) == 20
     at.text_input(key="insights.labels").input("animal, water, sport, software").run()
@@ -222,16 +233,21 @@ def test_compare_page_aligns_two_backends_and_scores_neighbourhoods():
 def test_clusters_can_be_named_by_a_chat_model_on_request():
     from tests.openai_server import FakeOpenAI
 
-    at = with_planted_data(app("pages/clusters.py")).run()
-    assert "name" not in at.dataframe[0].value.columns, "off by default"
+    at = with_planted_data(app()).run()
+    at.switch_page("pages/clusters.py").run()
+    keywords = at.dataframe[2].value
+    assert all(row["name"] == ", ".join(row["keywords"].split(", ")[:3]) for _, row in keywords.iterrows())
     with FakeOpenAI(key="chat-key") as server:
         at.text_input(key="clusters.openai_key").input("chat-key")
         at.text_input(key="clusters.w.base_url").input(server.url)
         at.toggle(key="clusters.w.names").set_value(True).run()
         assert not at.exception and not at.error, [e.value for e in at.error]
-        table = at.dataframe[0].value
-        assert all(name.startswith("All about ") for name in table["name"])
-        assert len(server.requests) == 5
+        broad, fine = at.dataframe[1].value, at.dataframe[2].value
+        assert all(name.startswith("All about ") for name in [*broad["name"], *fine["name"]])
+        assert len(server.requests) == len(broad) + len(fine)
+        at.switch_page("pages/map.py").run()  # the chat names are the map's names now
+        names = [a["text"] for a in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"]]
+        assert names and all("All about " in name for name in names)
 
 
 def xy_frame(n: int) -> pd.DataFrame:
@@ -309,3 +325,49 @@ def test_a_file_named_on_the_server_command_line_opens_first(monkeypatch, tmp_pa
     assert at.radio[0].value == "file" and "big.csv" in at.radio[0].options[0]
     at.radio[0].set_value("sample").run()
     assert at.session_state["data.source"].kind == "sample"
+
+
+def annotation_boxes(spec: dict) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Each name on a 2-D map with its box in pixels, estimated the way the page places them."""
+    from embedviz.figures import FIGURE_HEIGHT, FIGURE_WIDTH
+    from embedviz.placement import Canvas, Name
+
+    points = [t for t in spec["data"] if t.get("mode") == "markers"]
+    xs = np.concatenate([np.frombuffer(base64.b64decode(t["x"]["bdata"]), t["x"]["dtype"]) for t in points])
+    ys = np.concatenate([np.frombuffer(base64.b64decode(t["y"]["bdata"]), t["y"]["dtype"]) for t in points])
+    canvas = Canvas.fit(np.column_stack([xs, ys]), FIGURE_WIDTH, FIGURE_HEIGHT)
+    out = []
+    for note in spec["layout"].get("annotations", []):
+        text = note["text"].removeprefix("<b>").removesuffix("</b>")
+        name = Name(text, (note["x"], note["y"]), note["font"]["size"], "", 0, 0)
+        out.append((note["name"], canvas.box(name)))
+    return out
+
+
+def test_map_names_each_cluster_once_without_overlaps():
+    from embedviz.placement import overlaps
+
+    at = with_planted_data(app())
+    at.session_state["map.names"] = "broad"
+    at.run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    boxes = annotation_boxes(spec)
+    assert sorted(name for name, _ in boxes) == [f"broad:{c}" for c in range(5)], "one name per topic"
+    assert not any(overlaps(a, b) for (_, a), (_, b) in itertools.combinations(boxes, 2))
+    texts = {a["text"] for a in spec["layout"]["annotations"]}
+    at.switch_page("pages/clusters.py").run()
+    assert {f"<b>{n}</b>" for n in at.dataframe[1].value["name"]} == texts
+
+    at.switch_page("pages/map.py").run()
+    at.selectbox(key="map.w.names").select("both").run()
+    boxes = annotation_boxes(json.loads(at.get("plotly_chart")[0].proto.spec))
+    names = [name for name, _ in boxes]
+    assert len(names) == len(set(names)) and {f"broad:{c}" for c in range(5)} <= set(names)
+    assert any(name.startswith("fine:") for name in names)
+    assert not any(overlaps(a, b) for (_, a), (_, b) in itertools.combinations(boxes, 2))
+    at.selectbox(key="map.w.names").select("off").run()
+    assert not json.loads(at.get("plotly_chart")[0].proto.spec)["layout"].get("annotations")
+    at.radio(key="map.w.dims").set_value(3).run()
+    at.selectbox(key="map.w.names").select("broad").run()
+    scene = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["scene"]
+    assert len(scene["annotations"]) == 5 and all("z" in a for a in scene["annotations"])

@@ -27,10 +27,22 @@ def test_map_writes_input_columns_then_map_columns(capsys, tmp_path, planted_csv
     )
     assert code == 0, err
     frame = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
-    assert frame.columns.tolist() == ["text", "label", "score", "x", "y", "cluster", "cluster_label"]
+    assert frame.columns.tolist() == [
+        "text",
+        "label",
+        "score",
+        "x",
+        "y",
+        "cluster",
+        "cluster_label",
+        "broad_cluster",
+        "broad_cluster_label",
+    ]
     assert len(frame) == 150
-    assert adjusted_rand_score(frame["label"], frame["cluster"]) > 0.9
+    assert adjusted_rand_score(frame["label"], frame["broad_cluster"]) > 0.9
+    assert frame.groupby("cluster")["broad_cluster"].nunique().max() == 1, "fine inside broad"
     assert frame["cluster_label"].str.len().min() > 0
+    assert frame["broad_cluster_label"].str.len().min() > 0
     assert "150 encoded, 0 from store" in err
 
 
@@ -47,7 +59,8 @@ def test_second_map_encodes_nothing_and_says_so(capsys, tmp_path, planted_csv):
         "--clusters",
         "5",
     ]
-    assert run(capsys, *args, "--out", str(tmp_path / "a.parquet"))[0] == 0
+    code, _, err = run(capsys, *args, "--out", str(tmp_path / "a.parquet"))
+    assert code == 0, err
     code, _, err = run(capsys, *args, "--out", str(tmp_path / "b.parquet"))
     assert code == 0 and "0 encoded, 150 from store" in err
     a, b = pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet")

@@ -34,10 +34,60 @@ def planted():
 def test_planted_topics_are_recovered(planted, params):
     frame, vectors = planted
     result = cluster(vectors, params, neighbors=knn_graph(vectors, 30))
-    assert adjusted_rand_score(frame["label"], result.labels) > 0.9
-    assert result.k == 5
-    sizes = np.bincount(result.labels[result.labels >= 0])
-    assert (np.diff(sizes) <= 0).all(), "clusters are numbered largest first"
+    assert adjusted_rand_score(frame["label"], result.broad) > 0.9
+    assert result.broad_k == 5
+    assert_nested(result)
+    for c in set(result.labels.tolist()) - {-1}:  # each fine cluster inside one topic
+        assert frame["label"][result.labels == c].nunique() == 1
+    for labels in (result.labels, result.broad):
+        sizes = np.bincount(labels[labels >= 0])
+        assert (np.diff(sizes) <= 0).all(), "clusters are numbered largest first"
+
+
+def assert_nested(result) -> None:
+    """Every fine cluster lies inside exactly one broad topic; noise stays noise."""
+    pairs = set(zip(result.labels.tolist(), result.broad.tolist(), strict=True))
+    assert len(pairs) == len({fine for fine, _ in pairs})
+    assert all((fine == -1) == (broad == -1) for fine, broad in pairs)
+
+
+def hierarchy(themes: int = 3, topics: int = 4, per_topic: int = 40, seed: int = 0):
+    """Vectors with two planted levels: themes, and topics inside each theme."""
+    rng = np.random.default_rng(seed)
+    d = 64
+    theme_dirs = rng.normal(size=(themes, d))
+    rows, theme_of, topic_of = [], [], []
+    for t in range(themes):
+        for s in range(topics):
+            centre = 3.0 * theme_dirs[t] + 1.2 * rng.normal(size=d)
+            rows.append(centre + 0.45 * rng.normal(size=(per_topic, d)))
+            theme_of += [t] * per_topic
+            topic_of += [t * topics + s] * per_topic
+    vectors = np.vstack(rows).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors, np.array(theme_of), np.array(topic_of)
+
+
+def test_auto_finds_both_planted_levels_nested():
+    vectors, themes, topics = hierarchy()
+    result = cluster(vectors, neighbors=knn_graph(vectors, 30))
+    assert_nested(result)
+    assert adjusted_rand_score(themes, result.broad) > 0.9
+    assert result.broad_k == 3
+    assert result.k >= 10
+    for c in range(result.k):  # fine clusters never mix topics much
+        assert np.bincount(topics[result.labels == c]).max() / (result.labels == c).sum() > 0.9
+
+
+def test_auto_is_the_same_for_every_seed_and_honours_both_ks():
+    vectors, themes, topics = hierarchy(seed=1)
+    graph = knn_graph(vectors, 30)
+    runs = [cluster(vectors, ClusterParams(seed=s), neighbors=graph) for s in (0, 1, 2)]
+    assert all((r.labels == runs[0].labels).all() and (r.broad == runs[0].broad).all() for r in runs)
+    fixed = cluster(vectors, ClusterParams(k=12, broad_k=3), neighbors=graph)
+    assert (fixed.k, fixed.broad_k) == (12, 3)
+    assert adjusted_rand_score(topics, fixed.labels) > 0.9
+    assert cluster(vectors, ClusterParams(k=4, broad_k=9), neighbors=graph).broad_k == 4
 
 
 def test_labels_are_topic_words_without_stop_words_or_numbers(planted):
@@ -77,6 +127,8 @@ def test_noise_summary_comes_last():
 def test_tiny_inputs_and_bad_params():
     assert cluster(np.eye(2, dtype=np.float32)).labels.tolist() == [0, 0]
     assert cluster(np.eye(4, dtype=np.float32), ClusterParams(k=9)).k == 4
+    with pytest.raises(InputError, match="at least 1"):
+        ClusterParams(broad_k=0)
     with pytest.raises(InputError, match="unknown clustering"):
         ClusterParams(method="dbscan")
 
@@ -128,9 +180,12 @@ def test_auto_on_a_large_set_clusters_a_sample_and_every_row_joins_one(monkeypat
     monkeypatch.setattr(cluster_module, "AUTO_SAMPLE", 200)  # 600 texts: a third is clustered
     result = cluster(vectors, ClusterParams(), neighbors=knn_graph(vectors, 30))
     assert (result.labels >= 0).all()
-    assert result.k == 5
-    assert adjusted_rand_score(frame["label"], result.labels) > 0.9
+    assert result.broad_k == 5
+    assert adjusted_rand_score(frame["label"], result.broad) > 0.9
+    assert_nested(result)
     assert any("random sample of 200" in note for note in result.notes)
+    wider = cluster(vectors, ClusterParams(), neighbors=knn_graph(vectors, 45))
+    assert (wider.labels == result.labels).all(), "a wider graph gives the same clusters"
 
 
 def test_propagate_follows_labelled_neighbours_and_falls_back_to_centres():

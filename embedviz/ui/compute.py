@@ -44,6 +44,11 @@ class Memo:
         self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, key):
+        """The value under key if one was computed, else None (nothing is computed)."""
+        with self._lock:
+            return self._items.get(key)
+
     def get_or_compute(self, key, compute: Callable):
         with self._lock:
             if key in self._items:
@@ -181,21 +186,42 @@ def clusters(
 
 def cluster_names(
     data: Corpus,
-    emb: Embeddings,
     labelled: pipeline.LabelledClustering,
     api_key: str | None,
     base_url: str | None,
     model: str,
-) -> dict[int, str]:
-    """Names from a chat model, remembered by recipe (never by key)."""
+) -> dict[str, dict[int, str]]:
+    """Names from a chat model for both levels ({"fine": {...}, "broad": {...}}), remembered
+    by the clustering they name and the chat recipe (never by key)."""
     from embedviz.naming import chat_client, name_clusters
 
-    def compute() -> dict[int, str]:
+    def compute() -> dict[str, dict[int, str]]:
+        client = chat_client(api_key, base_url)
         with st.spinner("Asking the chat model for cluster names…"):
-            return name_clusters(labelled.summaries, data.texts, chat_client(api_key, base_url), model)
+            return {
+                level: name_clusters(labelled.level(level)[1], data.texts, client, model)
+                for level in ("broad", "fine")
+            }
 
-    key = ("names", emb.fingerprint, state.cluster_params(), base_url, model)
-    return memo().get_or_compute(key, compute)
+    recipe = (base_url, model)
+    names = memo().get_or_compute(("names", labelled.key, recipe), compute)
+    st.session_state["clusters.named_with"] = recipe
+    return names
+
+
+def custom_names(labelled: pipeline.LabelledClustering | None) -> dict[str, dict[int, str]] | None:
+    """The chat-model names this session made for this clustering, if any (never asks)."""
+    recipe = st.session_state.get("clusters.named_with")
+    if labelled is None or recipe is None:
+        return None
+    return memo().peek(("names", labelled.key, recipe))
+
+
+def trust(emb: Embeddings, proj: Projection) -> np.ndarray:
+    """The map's per-text trust (share of true neighbours kept), stored like every stage."""
+    coords = np.ascontiguousarray(proj.coords, dtype=np.float32)
+    key = ("trust", emb.fingerprint, hashlib.sha256(coords.tobytes()).hexdigest())
+    return memo().get_or_compute(key, lambda: pipeline.map_trust(emb, coords, store(), graph(emb)))
 
 
 def outliers(emb: Embeddings) -> np.ndarray:

@@ -32,6 +32,15 @@ def label_column(columns: list[str], key: str) -> str | None:
     return None if picked == "(none)" else picked
 
 
+MAX_OPTIONS = 200
+
+
+def value_options(values) -> list[str]:
+    """The values a picker offers for a column: its most common ones (at most MAX_OPTIONS), as
+    text, so a column of a million distinct values never becomes a million options."""
+    return values.astype(str).value_counts().head(MAX_OPTIONS).index.tolist()
+
+
 def server_logging() -> None:
     """embedviz's log lines on the server's stderr at EMBEDVIZ_LOG_LEVEL (default WARNING)."""
     import logging

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -10,8 +11,11 @@ from typing import Literal
 import streamlit as st
 
 from embedviz.backends import DEFAULT_BACKEND
-from embedviz.cluster import ClusterParams
-from embedviz.reduce import ReduceParams
+from embedviz.cluster import CLUSTER_METHODS, ClusterParams
+from embedviz.drawing import NAME_LEVELS, NameLevels
+from embedviz.errors import EmbedvizError
+from embedviz.filters import Filter
+from embedviz.reduce import REDUCERS, ReduceParams
 from embedviz.samples import DEFAULT_SAMPLE
 
 
@@ -115,3 +119,117 @@ def query() -> str:
 
 def set_query(value: str) -> None:
     st.session_state["search.query"] = value
+
+
+def names_level() -> NameLevels:
+    return _get("map.names", "both")
+
+
+def set_names_level(value: NameLevels) -> None:
+    st.session_state["map.names"] = value
+
+
+def map_filter() -> Filter:
+    return _get("map.filter", Filter())
+
+
+def set_map_filter(value: Filter) -> None:
+    st.session_state["map.filter"] = value
+
+
+# the shareable link: every setting that changes what the map shows
+
+_REDUCE_FIELDS = {"n_neighbors": int, "min_dist": float, "perplexity": float, "n_iter": int, "seed": int}
+
+
+def link() -> dict[str, str]:
+    """The view as URL parameters (no secrets: the backend's key is never part of it)."""
+    r, c, f = reduce_params(), cluster_params(), map_filter()
+    out = {"reducer": r.method, "dims": str(r.dims)}
+    defaults = ReduceParams()
+    for name in _REDUCE_FIELDS:
+        if getattr(r, name) != getattr(defaults, name):
+            out[name] = (
+                f"{getattr(r, name):g}" if isinstance(getattr(r, name), float) else str(getattr(r, name))
+            )
+    if c.method != "auto":
+        out["clusters"] = c.method
+    if c.k is not None:
+        out["k"] = str(c.k)
+    if c.broad_k is not None:
+        out["broad_k"] = str(c.broad_k)
+    if c.min_cluster_size is not None:
+        out["min_size"] = str(c.min_cluster_size)
+    if not c.keep_noise:
+        out["noise"] = "assign"
+    if color_by():
+        out["color"] = color_by()
+    if names_level() != "both":
+        out["names"] = names_level()
+    if query():
+        out["q"] = query()
+    if f.text.strip():
+        out["filter"] = f.text
+    if f.column is not None:
+        out["filter_column"] = f.column
+        if f.values:
+            out["filter_values"] = "\x1f".join(f.values)
+        if f.low is not None and f.high is not None:
+            out["filter_range"] = f"{f.low:g}:{f.high:g}"
+    return out
+
+
+def apply_link_once() -> None:
+    """A shared link's settings (the page's URL) are applied once per session."""
+    if st.session_state.get("map.link_applied"):
+        return
+    st.session_state["map.link_applied"] = True
+    apply_link(st.query_params.to_dict())
+
+
+def apply_link(params: dict[str, str]) -> None:
+    """Settings from a shared link, applied over the defaults; values that do not parse are
+    ignored (a link typed by hand shows the default view, not an error)."""
+    reduce_changes: dict = {}
+    if params.get("reducer") in REDUCERS:
+        reduce_changes["method"] = params["reducer"]
+    if params.get("dims") in ("2", "3"):
+        reduce_changes["dims"] = int(params["dims"])
+    for name, kind in _REDUCE_FIELDS.items():
+        if name in params:
+            try:
+                reduce_changes[name] = kind(params[name])
+            except ValueError:
+                continue
+    if reduce_changes:
+        with contextlib.suppress(EmbedvizError):  # an out-of-range value: keep the defaults
+            set_reduce_params(**reduce_changes)
+    cluster_changes: dict = {}
+    if params.get("clusters") in CLUSTER_METHODS:
+        cluster_changes["method"] = params["clusters"]
+    for name, field in (("k", "k"), ("broad_k", "broad_k"), ("min_size", "min_cluster_size")):
+        if params.get(name, "").isdigit():
+            cluster_changes[field] = int(params[name])
+    if params.get("noise") == "assign":
+        cluster_changes["keep_noise"] = False
+    if cluster_changes:
+        with contextlib.suppress(Exception):
+            set_cluster_params(replace(cluster_params(), **cluster_changes))
+    if params.get("color"):
+        set_color_by(params["color"])
+    if params.get("names") in NAME_LEVELS:
+        set_names_level(params["names"])
+    if params.get("q"):
+        set_query(params["q"])
+    flt = {}
+    if params.get("filter"):
+        flt["text"] = params["filter"]
+    if params.get("filter_column"):
+        flt["column"] = params["filter_column"]
+        if params.get("filter_values"):
+            flt["values"] = tuple(params["filter_values"].split("\x1f"))
+        low, _, high = params.get("filter_range", "").partition(":")
+        with contextlib.suppress(ValueError):
+            flt["low"], flt["high"] = float(low), float(high)
+    if flt:
+        set_map_filter(Filter(**flt))

@@ -1,0 +1,97 @@
+"""What a map shows, decided in one place for every page, the CLI and the exports: which rows
+are drawn (the point budget), their hover texts and colours, which are dimmed by a filter, and
+the cluster names over them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from embedviz import figures, placement
+from embedviz.placement import Name
+
+NameLevels = Literal["both", "broad", "fine", "off"]
+NAME_LEVELS: tuple[NameLevels, ...] = ("both", "broad", "fine", "off")
+
+
+@dataclass(frozen=True, eq=False)
+class Drawing:
+    figure: go.Figure
+    rows: np.ndarray
+    """The rows drawn as points (all of them, or a sample beyond figures.MAX_POINTS)."""
+    names: list[Name]
+    captions: list[str]
+
+
+def cluster_names(
+    coords: np.ndarray,
+    clusters,
+    level: NameLevels,
+    custom: dict[str, dict[int, str]] | None = None,
+) -> list[Name]:
+    """Names to draw for a LabelledClustering: broad, fine or both (broad placed first)."""
+    if clusters is None or level == "off" or len(coords) == 0:
+        return []
+    levels = ("broad", "fine") if level == "both" else (level,)
+    if level == "both" and clusters.clustering.broad_k == clusters.clustering.k:
+        levels = ("broad",)  # the two levels coincide: one name each
+    wanted = []
+    for lvl in levels:
+        labels, _ = clusters.level(lvl)
+        wanted.append((lvl, labels, clusters.names(lvl, (custom or {}).get(lvl))))
+    return placement.place(
+        coords, wanted, placement.Canvas.fit(coords, figures.FIGURE_WIDTH, figures.FIGURE_HEIGHT)
+    )
+
+
+def draw_map(
+    frame: pd.DataFrame,
+    text_column: str,
+    metadata_columns: list[str],
+    coords: np.ndarray,
+    *,
+    color: pd.Series | None = None,
+    color_title: str = "",
+    keep: np.ndarray | None = None,
+    names: list[Name] | None = None,
+    query: np.ndarray | None = None,
+    query_neighbors: np.ndarray | None = None,
+    height: int = 620,
+) -> Drawing:
+    """The map of `coords` (n, 2 or 3) within the point budget. color and keep are (n,) for
+    all rows; beyond the budget the rows a filter keeps are drawn first."""
+    n = len(coords)
+    rows = figures.drawn_rows(n, first=keep)
+    hover = figures.hover_texts(frame, text_column, metadata_columns, rows)
+    fig = figures.map_figure(
+        coords,
+        hover,
+        None if color is None else color.iloc[rows].reset_index(drop=True),
+        color_title=color_title,
+        query=query,
+        query_neighbors=query_neighbors,
+        rows=rows,
+        keep=None if keep is None else keep[rows],
+        names=names,
+        height=height,
+    )
+    captions = []
+    if len(rows) < n:
+        captions.append(
+            f"{n:,} points are too many to draw one by one: the grey shading shows where all of them "
+            f"lie, and {len(rows):,} picked at random are drawn as points (hover, selection)."
+        )
+    elif n > figures.COMPACT_HOVER_ABOVE:
+        captions.append(
+            "Hover shows the start of each text; select points to read them whole in the table below."
+        )
+    return Drawing(fig, rows, names or [], captions)
+
+
+def texts_of(frame: pd.DataFrame, text_column: str, rows: np.ndarray) -> dict[int, str]:
+    """row -> text for the drawn rows: what the HTML export's filter searches."""
+    return dict(zip(rows.tolist(), frame[text_column].iloc[rows].astype(str).tolist(), strict=True))
