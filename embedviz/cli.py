@@ -17,7 +17,7 @@ from embedviz.cluster import CLUSTER_METHODS, ClusterParams
 from embedviz.corpus import Corpus, load_corpus
 from embedviz.errors import EmbedvizError, InputError
 from embedviz.progress import Progress
-from embedviz.reduce import REDUCERS, ReduceParams
+from embedviz.reduce import REDUCERS, ReduceParams, resolve
 from embedviz.store import Store
 
 log = logging.getLogger("embedviz")
@@ -49,6 +49,15 @@ def _output(value: str) -> Path:
     return path
 
 
+def _figure(value: str) -> Path:
+    from embedviz.drawing import FIGURE_FORMATS
+
+    path = Path(value)
+    if path.suffix.lower() not in FIGURE_FORMATS:
+        raise argparse.ArgumentTypeError(f"{path.name}: the figure must end in {', '.join(FIGURE_FORMATS)}")
+    return path
+
+
 def _query(value: str) -> str:
     if not value.strip():
         raise argparse.ArgumentTypeError("the query is empty; type some text to search for")
@@ -75,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("map", help="write a table with map coordinates and clusters")
     common(m)
     m.add_argument("--out", required=True, type=_output, help="output .parquet or .csv")
+    m.add_argument(
+        "--figure",
+        type=Path,
+        help="also write the labelled map: .html (names and a text filter), .png or .svg",
+    )
     m.add_argument("--reducer", default=r.method, choices=REDUCERS)
     m.add_argument("--dims", type=int, default=r.dims, choices=(2, 3))
     m.add_argument(
@@ -169,6 +183,7 @@ class _Bars:
 
 
 def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:
+    from embedviz.drawing import write_figure
     from embedviz.export import write_table
     from embedviz.pipeline import build_map
 
@@ -189,12 +204,22 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
         keep_noise=not args.assign_noise,
         seed=args.seed,
     )
-    if reduce_params.method == "umap" or cluster_params.method == "auto":
+    if resolve(reduce_params, len(corpus)).method == "umap":
         from embedviz.compiled import warm_up_in_background
 
         warm_up_in_background()  # compiles or loads UMAP's numba code while the texts are encoded
     result = build_map(corpus, backend, store, reduce_params, cluster_params, on_progress=bars)
     write_table(result.frame, out)
+    if args.figure is not None:
+        write_figure(
+            corpus.frame,
+            corpus.text_column,
+            corpus.metadata_columns,
+            result.projection.coords,
+            result.clusters,
+            args.figure,
+        )
+        log.info("figure: wrote %s", args.figure)
     trust = result.projection.trustworthiness
     log.info(
         "map: %s, trustworthiness %s; %d clusters in %d broad topics; wrote %s",
@@ -254,6 +279,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     bars = _Bars(enabled=not args.quiet and sys.stderr.isatty())
     try:
+        if getattr(args, "figure", None) is not None:  # before any work: said at once
+            from embedviz.drawing import check_figure_path
+
+            check_figure_path(args.figure, args.dims)
         corpus = load_corpus(args.input, text_column=args.text_column)
         backend = backend_from_args(args, corpus)
         store = Store(Path(args.cache_dir) / "store.sqlite" if args.cache_dir else None)

@@ -8,8 +8,9 @@ topic. Labels are integers numbered largest first; -1 is noise (hdbscan only).
 Ward tree over a PCA of the vectors, cut at each candidate k and refined by KMeans started from
 the cut's centres. The fine k is the fewest clusters whose silhouette is within 2% of the best,
 with at least FINE_MIN of them. The broad topics group the fine clusters (weighted KMeans over
-their centres) into the k of best silhouette. Picking one level alone, silhouette rewards the
-coarsest split; picking broad topics among fine clusters of intent-like data, it does not.
+their centres) into the k of best silhouette. Silhouette over the texts rewards the coarsest
+split; over groupings of fine clusters that already hold intent-like groups whole, it does
+not, so the broad level of many-topic data stays many.
 """
 
 from __future__ import annotations
@@ -272,7 +273,8 @@ def broad_topics(
 
     The groups are weighted KMeans over the fine clusters' centres, started from a Ward tree of
     them (deterministic). Their number is params.broad_k, or the k from 2 to BROAD_MAX whose
-    grouping has the best silhouette over the texts.
+    grouping has the best silhouette over the texts (the fine clusters themselves, when no
+    coarser grouping scores better).
     """
     notes = notes if notes is not None else []
     clusters = sorted(set(fine.tolist()) - {-1})
@@ -298,6 +300,8 @@ def broad_topics(
         scores = {k: _silhouette(vectors[members], p[units], sample) for k, p in partitions.items()}
         k = max(scores, key=scores.get)
         notes.append(f"{k} broad topics: the best silhouette of {candidates[0]} to {candidates[-1]}.")
+        if k == k_fine:
+            notes.append("No coarser grouping scores better: the broad topics are the fine clusters.")
     broad[members] = partitions[k][units]
     return broad
 

@@ -95,3 +95,50 @@ def draw_map(
 def texts_of(frame: pd.DataFrame, text_column: str, rows: np.ndarray) -> dict[int, str]:
     """row -> text for the drawn rows: what the HTML export's filter searches."""
     return dict(zip(rows.tolist(), frame[text_column].iloc[rows].astype(str).tolist(), strict=True))
+
+
+FIGURE_FORMATS = (".html", ".png", ".svg")
+
+
+def check_figure_path(path, dims: int):
+    """The figure's path, if a figure of `dims` dimensions can be written there."""
+    from pathlib import Path
+
+    from embedviz.errors import InputError
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        raise InputError(f"{path.name}: the figure must end in {', '.join(FIGURE_FORMATS)}.")
+    if suffix != ".html" and dims == 3:
+        raise InputError("PNG and SVG figures are 2-D; use --dims 2, or write .html for a 3-D map.")
+    if not path.parent.exists():
+        raise InputError(f"{path.parent}: no such folder for the figure.")
+    return path
+
+
+def write_figure(
+    frame: pd.DataFrame,
+    text_column: str,
+    metadata_columns: list[str],
+    coords: np.ndarray,
+    clusters,
+    path,
+    names: NameLevels = "both",
+) -> None:
+    """The labelled map as a file: standalone HTML (names, hover and a text filter, offline),
+    PNG or SVG; points coloured by broad topic."""
+    path = check_figure_path(path, coords.shape[1])
+    suffix = path.suffix.lower()
+    color = None
+    if clusters is not None:
+        color = pd.Series(clusters.label_names("broad")).astype(str)
+    placed = cluster_names(coords, clusters, names)
+    drawn = draw_map(
+        frame, text_column, metadata_columns, coords, color=color, color_title="broad topic", names=placed
+    )
+    if suffix == ".html":
+        path.write_bytes(figures.standalone_html(drawn.figure, texts_of(frame, text_column, drawn.rows)))
+        return
+    colours = None if color is None else color.iloc[drawn.rows].reset_index(drop=True)
+    path.write_bytes(figures.static_image(coords[drawn.rows], colours, placed, suffix.lstrip(".")))

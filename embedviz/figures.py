@@ -289,14 +289,14 @@ FILTER_SCRIPT = """
     var match = matcher(box.value);
     if (match === undefined) { count.textContent = "not a valid regular expression"; return; }
     var opacity = [], traces = [], hits = 0, total = 0;
-    gd.data.forEach(function (trace, i) {
-      if (!trace.customdata || trace.type === "heatmap") return;
+    gd._fullData.forEach(function (trace) {  // decoded arrays (the input may hold base64)
+      if (!trace.customdata || trace.type === "heatmap" || trace.name === "filtered out") return;
       opacity.push(Array.from(trace.customdata, function (row) {
         var ok = !match || match(texts[row] || "");
         total += 1; if (ok) hits += 1;
         return ok ? 0.9 : 0.05;
       }));
-      traces.push(i);
+      traces.push(trace.index);
     });
     Plotly.restyle(gd, {"marker.opacity": opacity}, traces);
     count.textContent = match ? hits.toLocaleString() + " of " + total.toLocaleString() + " match" : "";
@@ -331,12 +331,11 @@ def static_image(
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.patheffects as effects
     import matplotlib.pyplot as plt
 
     dpi = 100
     fig, ax = plt.subplots(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
-    point_size = max(0.5, min(12.0, 3000 / max(len(coords), 1)))
+    point_size = float(np.clip(2000 / max(len(coords), 1) ** 0.5, 2, 40))  # area, pt^2
     if color is not None and is_categorical(color):
         values = color.astype(str).to_numpy()
         for i, value in enumerate(pd.unique(values)):
@@ -358,13 +357,14 @@ def static_image(
             ha="center",
             va="center",
             color="#111" if broad else "#333",
-            path_effects=[effects.withStroke(linewidth=3, foreground="white")],
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.65 if broad else 0.45, "lw": 0},
         )
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_axis_off()
     fig.tight_layout(pad=0.2)
     out = io.BytesIO()
-    fig.savefig(out, format=fmt, dpi=dpi)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # names stay text: searchable, editable
+        fig.savefig(out, format=fmt, dpi=dpi)
     plt.close(fig)
     return out.getvalue()
 

@@ -77,11 +77,11 @@ def centres(coords: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
     return out
 
 
-def font_size(members: int, total: int, limits: tuple[float, float]) -> float:
-    """Grows with the square root of a cluster's share of the texts."""
+def font_size(members: int, largest: int, limits: tuple[float, float]) -> float:
+    """Grows with the square root of a cluster's size, from the level's smallest font to its
+    largest for the level's largest cluster."""
     low, high = limits
-    share = np.sqrt(members / max(total, 1))
-    return float(round(low + (high - low) * min(1.0, share / np.sqrt(0.25)), 1))
+    return float(round(low + (high - low) * np.sqrt(members / max(largest, 1)), 1))
 
 
 def place(
@@ -98,15 +98,15 @@ def place(
     canvas = canvas or Canvas.fit(coords)
     placed: list[Name] = []
     boxes: list[tuple[float, float, float, float]] = []
-    total = len(coords)
     for level, labels, names in levels:
         limits = BROAD_FONT if level == "broad" else FINE_FONT
-        sizes = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, int)
+        sizes = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(1, int)
+        largest = int(sizes.max())
         for c, centre in sorted(centres(coords, labels).items(), key=lambda item: -sizes[item[0]]):
             members = int(sizes[c])
             text = names.get(c, f"cluster {c}")
             position = tuple(float(v) for v in centre)
-            name = Name(text, position, font_size(members, total, limits), level, c, members)
+            name = Name(text, position, font_size(members, largest, limits), level, c, members)
             if dims == 3:
                 placed.append(name)
                 continue

@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.browser import (
@@ -123,3 +124,54 @@ def test_html_and_script_in_texts_are_shown_never_run(browser, tmp_path):
         page.wait_for_timeout(1500)
         assert not dialogs, f"a script ran: {dialogs}"
         assert not page.locator("[data-testid='stException']").count()
+
+
+def test_html_export_works_offline_shows_names_and_its_filter_highlights(browser, tmp_path, capsys):
+    """The labelled map written by the CLI, opened from disk with every request refused."""
+    from embedviz.cli import main
+    from tests.planted import planted_frame
+
+    source = tmp_path / "planted.csv"
+    planted_frame().to_csv(source, index=False)
+    figure = tmp_path / "map.html"
+    code = main(
+        [
+            "map",
+            str(source),
+            "--out",
+            str(tmp_path / "m.parquet"),
+            "--backend",
+            "planted",
+            "--figure",
+            str(figure),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    requests = []
+    page.route(
+        "**/*",
+        lambda route: (
+            requests.append(route.request.url),
+            route.continue_() if route.request.url.startswith("file:") else route.abort(),
+        ),
+    )
+    page.goto(figure.as_uri())
+    page.wait_for_function(
+        "() => document.querySelector('.js-plotly-plot')?._fullData?.length > 0", timeout=30_000
+    )
+    assert all(url.startswith("file:") for url in requests), requests
+    names = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.annotation-text'), e => e.textContent)"
+    )
+    broad = pd.read_parquet(tmp_path / "m.parquet")["broad_cluster_label"].unique()
+    assert set(broad) <= set(names)
+    opacity = """() => document.querySelector('.js-plotly-plot')._fullData
+        .filter(t => t.customdata).map(t => Array.from(t.marker.opacity)).flat()"""
+    page.locator("#embedviz-filter").fill("rocket")
+    page.get_by_text(re.compile(r"\d+ of 150 match")).wait_for(timeout=10_000)
+    shown = page.evaluate(opacity)
+    frame = planted_frame()
+    assert len(shown) == 150 and sum(o > 0.5 for o in shown) == frame["text"].str.contains("rocket").sum()
+    page.locator("#embedviz-filter").fill("/[unclosed/")
+    page.get_by_text("not a valid regular expression").wait_for(timeout=10_000)

@@ -170,3 +170,19 @@ def test_search_banking77_finds_card_payment_rows(capsys):
     labels = pd.read_csv(path)["label"]
     found = [labels[h["row"]] for h in hits]
     assert sum("card" in label or "declined" in label for label in found) >= 8, found
+
+
+def test_map_writes_the_labelled_figure_as_png_svg_or_html(capsys, tmp_path, planted_csv):
+    base = ["map", str(planted_csv), "--out", str(tmp_path / "m.parquet"), "--backend", "planted"]
+    for suffix, start in ((".png", b"\x89PNG"), (".svg", b"<?xml"), (".html", b"<!doctype html")):
+        figure = tmp_path / f"map{suffix}"
+        code, _, err = run(capsys, *base, "--figure", str(figure))
+        assert code == 0, err
+        assert figure.read_bytes().startswith(start)
+    names = pd.read_parquet(tmp_path / "m.parquet")["broad_cluster_label"].unique()
+    svg = (tmp_path / "map.svg").read_text()
+    assert all(name in svg for name in names), "the broad topics are named in the image"
+    code, _, err = run(capsys, *base, "--figure", str(tmp_path / "map.gif"))
+    assert code == 2 and err.count("\n") == 1 and "must end in" in err
+    code, _, err = run(capsys, *base, "--dims", "3", "--figure", str(tmp_path / "map3.png"))
+    assert code == 2 and err.count("\n") == 1 and "2-D" in err

@@ -1,0 +1,134 @@
+"""Names on the map, filters, map trust and the figure files: the pieces every page draws with."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embedviz import InputError, knn_graph
+from embedviz.analysis import map_trust
+from embedviz.figures import drawn_rows
+from embedviz.filters import Filter, mask
+from embedviz.placement import Canvas, overlaps, place
+
+
+def test_names_one_per_cluster_at_its_centre_sized_by_size_without_overlaps():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]])
+    sizes = [200, 100, 50, 25]
+    coords = np.vstack([c + rng.normal(size=(s, 2)) for c, s in zip(centres, sizes, strict=True)])
+    labels = np.repeat(np.arange(4), sizes)
+    names = place(coords, [("broad", labels, {c: f"topic {c}" for c in range(4)})])
+    assert sorted(n.cluster for n in names) == [0, 1, 2, 3]
+    for n in names:
+        assert np.linalg.norm(np.array(n.position) - centres[n.cluster]) < 2
+    fonts = {n.cluster: n.font_size for n in names}
+    assert fonts[0] > fonts[1] > fonts[2] > fonts[3]
+    canvas = Canvas.fit(coords)
+    assert not any(overlaps(canvas.box(a), canvas.box(b)) for a, b in itertools.combinations(names, 2))
+
+
+def test_crowded_names_are_moved_or_left_out_never_stacked():
+    coords = np.random.default_rng(1).normal(size=(400, 2))
+    labels = np.arange(400) % 40  # 40 clusters on one blob: their centres all but coincide
+    names = place(coords, [("fine", labels, {c: f"a rather long cluster name {c}" for c in range(40)})])
+    canvas = Canvas.fit(coords)
+    assert 0 < len(names) < 40
+    assert not any(overlaps(canvas.box(a), canvas.box(b)) for a, b in itertools.combinations(names, 2))
+
+
+def test_broad_names_go_first_and_3d_keeps_every_name():
+    rng = np.random.default_rng(2)
+    coords = rng.normal(size=(300, 3))
+    fine, broad = np.arange(300) % 6, (np.arange(300) % 6) // 3
+    levels = [("broad", broad, {0: "A", 1: "B"}), ("fine", fine, {c: f"f{c}" for c in range(6)})]
+    names = place(coords, levels)
+    assert [n.level for n in names[:2]] == ["broad", "broad"] and len(names) == 8
+    assert all(len(n.position) == 3 for n in names)
+    assert min(n.font_size for n in names[:2]) > max(n.font_size for n in names[2:])
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame(
+        {
+            "text": ["Rocket to the Moon", "bake a cake", "moon cake festival", "stock market"],
+            "topic": ["space", "food", "food", "money"],
+            "year": [2001, 2010, 2015, 2020],
+        }
+    )
+
+
+def test_text_filter_words_and_regex(frame):
+    assert mask(frame, "text", Filter("moon")).tolist() == [True, False, True, False]
+    assert mask(frame, "text", Filter("CAKE moon")).tolist() == [False, False, True, False]
+    assert mask(frame, "text", Filter("/^(bake|stock)/")).tolist() == [False, True, False, True]
+    assert mask(frame, "text", Filter()).all()
+    with pytest.raises(InputError, match="not a valid regular expression"):
+        mask(frame, "text", Filter("/[unclosed/"))
+
+
+def test_metadata_filter_values_range_and_both_combined(frame):
+    assert mask(frame, "text", Filter(column="topic", values=("food",))).tolist() == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert mask(frame, "text", Filter(column="year", low=2005, high=2015)).tolist() == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    both = Filter("cake", column="year", low=2012, high=2030)
+    assert mask(frame, "text", both).tolist() == [False, False, True, False]
+    assert both.active and not Filter().active and "cake" in both.describe()
+    with pytest.raises(InputError, match="no column"):
+        mask(frame, "text", Filter(column="nope", values=("x",)))
+
+
+def test_beyond_the_budget_rows_a_filter_keeps_are_drawn_first(monkeypatch):
+    from embedviz import figures
+
+    monkeypatch.setattr(figures, "MAX_POINTS", 100)
+    monkeypatch.setattr(figures, "SAMPLE_POINTS", 50)
+    keep = np.zeros(1000, dtype=bool)
+    keep[::100] = True  # 10 matches
+    rows = drawn_rows(1000, first=keep)
+    assert len(rows) == 50 and set(np.flatnonzero(keep)) <= set(rows.tolist())
+    keep[:] = True
+    assert len(drawn_rows(1000, first=keep)) == 50
+
+
+def test_map_trust_is_one_for_a_map_that_keeps_neighbourhoods_and_low_for_a_shuffled_one():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 2)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    graph = knn_graph(vectors, 30)
+    exact = map_trust(graph, vectors * 5.0)  # same neighbours: cosine on a circle, distance on the map
+    assert exact.shape == (300,) and exact.min() == 1.0
+    shuffled = map_trust(graph, vectors[rng.permutation(300)])
+    assert shuffled.mean() < 0.1
+
+
+def test_map_trust_is_stored_and_keyed_by_the_map(tmp_path):
+    from embedviz import Store, corpus_from_text, make_backend
+    from embedviz.pipeline import embeddings
+    from embedviz.pipeline import map_trust as stored_trust
+
+    corpus = corpus_from_text(
+        "\n".join(f"rocket orbit {i}" if i % 2 else f"bake oven {i}" for i in range(60))
+    )
+    store = Store(tmp_path / "s.sqlite")
+    emb = embeddings(corpus, make_backend("planted"), store)
+    coords = np.random.default_rng(0).normal(size=(60, 2)).astype(np.float32)
+    first = stored_trust(emb, coords, store)
+    artifacts = store._conn.execute("SELECT count(*) FROM artifacts WHERE kind = 'trust'").fetchone()[0]
+    assert artifacts == 1
+    assert np.array_equal(stored_trust(emb, coords, store), first)
+    stored_trust(emb, coords[::-1].copy(), store)
+    assert store._conn.execute("SELECT count(*) FROM artifacts WHERE kind = 'trust'").fetchone()[0] == 2
