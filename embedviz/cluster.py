@@ -40,6 +40,9 @@ FINE_TEXTS_PER_CLUSTER = 10
 smaller groups are noise more than topics."""
 BROAD_MAX = 30
 """Broad topics are few enough to name on a map."""
+OVERVIEW_NEAR_BEST = 0.05
+"""Where the fine clusters score best ungrouped, the broad level takes the most topics within
+5% of the best grouping into at most half as many (silhouette favours the coarsest split)."""
 NEAR_BEST = 0.02
 """The fine k is the fewest clusters whose silhouette is within 2% of the best one's."""
 SILHOUETTE_SAMPLE = 3000
@@ -300,8 +303,16 @@ def broad_topics(
         scores = {k: _silhouette(vectors[members], p[units], sample) for k, p in partitions.items()}
         k = max(scores, key=scores.get)
         notes.append(f"{k} broad topics: the best silhouette of {candidates[0]} to {candidates[-1]}.")
-        if k == k_fine:
-            notes.append("No coarser grouping scores better: the broad topics are the fine clusters.")
+        coarser = [c for c in candidates if c <= k_fine // 2]
+        if k == k_fine and coarser:
+            # grouping nothing scores best, yet an overview must be coarser than the detail:
+            # the most topics (at most half the clusters) within 5% of the best such grouping
+            best = max(scores[c] for c in coarser)
+            k = max(c for c in coarser if scores[c] >= best - OVERVIEW_NEAR_BEST * abs(best))
+            notes.append(
+                f"No grouping of the fine clusters scores better than none; {k} broad topics are the "
+                f"most within 5% of the best grouping into at most {k_fine // 2}."
+            )
     broad[members] = partitions[k][units]
     return broad
 

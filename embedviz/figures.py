@@ -27,8 +27,9 @@ SAMPLE_POINTS = 50_000
 """Above 200k points the map shades the density of all of them and draws a fixed random
 sample of 50k as points (hover, selection); the browser stays smooth at 1M and more."""
 DENSITY_BINS = 300
-FIGURE_WIDTH, FIGURE_HEIGHT = 1000, 620
-"""The size names are placed for (px): the page's map at a common screen width."""
+FIGURE_WIDTH, FIGURE_HEIGHT = 800, 600
+"""The size names are placed for (px): about the plotting area of the page's map on a laptop
+screen (a wider screen only spreads them further apart)."""
 
 
 def shorten(text: str, limit: int = HOVER_CHARS) -> str:

@@ -15,8 +15,8 @@ import numpy as np
 
 CHAR_WIDTH = 0.6
 LINE_HEIGHT = 1.35
-BROAD_FONT = (14.0, 24.0)
-FINE_FONT = (9.0, 13.0)
+BROAD_FONT = (13.0, 20.0)
+FINE_FONT = (9.0, 12.0)
 PADDING = 0.06
 """Share of the coordinate range Plotly adds around the points (its autorange margin)."""
 

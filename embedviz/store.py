@@ -25,7 +25,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = 6
+PIPELINE_VERSION = 7
 """Bump when what a stored artifact means changes; old artifacts are then ignored."""
 
 _SCHEMA = """

@@ -187,9 +187,9 @@ with compute.shown_errors():
     info = info_slot.columns(5)
     info[0].metric("Texts", f"{len(corpus):,}" if keep is None else f"{int(keep.sum()):,} of {len(corpus):,}")
     info[1].metric(
-        "Clusters",
-        f"{clusters.clustering.k} in {clusters.clustering.broad_k} topics" if clusters else "–",
-        help="Fine clusters, grouped into broad topics. Colour by either, or name them on the map.",
+        "Topics / clusters",
+        f"{clusters.clustering.broad_k} / {clusters.clustering.k}" if clusters else "–",
+        help="Broad topics, each holding fine clusters. Colour by either, or name them on the map.",
     )
     info[2].metric(
         "Trustworthiness",

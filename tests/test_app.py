@@ -81,7 +81,7 @@ def test_map_shows_every_text_and_the_map_quality():
     assert not at.exception and not at.error
     assert chart_points(at) == 100
     shown = metrics(at)
-    assert shown["Texts"] == "100" and shown["Clusters"].endswith(" in 5 topics")
+    assert shown["Texts"] == "100" and shown["Topics / clusters"].startswith("5 / ")
     assert float(shown["Trustworthiness"]) >= 0.8
     assert 0.5 < float(shown["Map trust"]) <= 1.0
     assert at.query_params["reducer"] == "auto"
@@ -112,7 +112,7 @@ def test_map_settings_and_colour_change_reuse_vectors_and_projection(monkeypatch
     at.switch_page("pages/map.py").run()
     assert calls["reduce"] == 1
     assert compute.store().count_vectors() == store_vectors
-    assert metrics(at)["Clusters"].startswith("3 in ")
+    assert metrics(at)["Topics / clusters"].endswith(" / 3")
 
 
 def test_map_reducer_dims_and_link():
@@ -287,7 +287,7 @@ def test_a_file_with_x_and_y_is_mapped_as_it_is_without_vectors(monkeypatch):
         [np.frombuffer(base64.b64decode(t["x"]["bdata"]), t["x"]["dtype"]) for t in spec["data"]]
     )
     np.testing.assert_allclose(np.sort(xs), np.sort(xy_frame(300)["x"]), rtol=1e-5)
-    assert metrics(at)["Clusters"] == "–"
+    assert metrics(at)["Topics / clusters"] == "–"
 
 
 def test_beyond_the_point_limit_the_map_shades_all_and_draws_a_sample(monkeypatch):

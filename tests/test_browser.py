@@ -12,6 +12,7 @@ import pytest
 from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    ROOT,
     distinct_colours,
     plotted_points,
     results_column,
@@ -87,6 +88,24 @@ def test_sample_map_renders_lasso_selects_and_search_finds(browser, tmp_path):
             page.wait_for_timeout(2500)
             assert not page.locator("[data-testid='stException']").count()
             shot(page, name.lower())
+
+        # an upload is mapped with its cluster names on it
+        page.get_by_text("Upload a file").click()
+        page.locator("input[type=file]").set_input_files(str(ROOT / "embedviz" / "samples" / "topics.csv"))
+        page.get_by_text("Dropped (empty)").wait_for(timeout=120_000)
+        page.get_by_role("link", name="Map").click()
+        page.wait_for_function(  # the texts' markers (the query typed earlier is placed too)
+            "() => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullData &&"
+            " g._fullData.filter(t => t.mode === 'markers' && t.name !== 'query')"
+            ".reduce((n, t) => n + (t._length || 0), 0) === 240 }",
+            timeout=180_000,
+        )
+        page.wait_for_timeout(1500)
+        names = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.annotation-text'), e => e.textContent)"
+        )
+        assert len(names) >= 3 and all(names)
+        shot(page, "upload")
 
 
 def test_html_and_script_in_texts_are_shown_never_run(browser, tmp_path):
