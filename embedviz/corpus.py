@@ -276,13 +276,50 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""C0 control characters other than tab and line ends, and DEL."""
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+"""Terminal colour and cursor codes (ESC [ ... letter), removed whole."""
+_BINARY_MAGIC = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"GIF87a",
+    b"GIF89a",
+    b"%PDF-",
+    b"PK\x03\x04",
+    b"\x7fELF",
+    b"\xfd7zXZ\x00",
+    b"7z\xbc\xaf\x27\x1c",
+    b"Rar!\x1a\x07",
+    b"SQLite format 3\x00",
+)
+"""File signatures that no text starts with (others, such as executables, hold NULs)."""
+BINARY_NUL_SHARE = 0.01
+BINARY_CONTROL_SHARE = 0.3
+
+
+def _looks_binary(data: bytes) -> bool:
+    """Images, archives, executables and media by their first bytes; anything else with NUL
+    bytes (UTF-16 without a BOM is half NULs; text has none) or mostly control bytes."""
+    if data.startswith(_BINARY_MAGIC):
+        return True
+    head = data[:65536]
+    if not head:
+        return False
+    if head.count(0) > BINARY_NUL_SHARE * len(head):
+        return True
+    controls = sum(head.count(b) for b in (*range(0, 9), 11, 12, *range(14, 32), 127))
+    return controls > BINARY_CONTROL_SHARE * len(head)
 
 
 def _decode(name: str, data: bytes, warn: list[str]) -> tuple[str, str]:
-    """UTF-8 (BOM or not), UTF-16/32 with BOM, else the detected encoding with a warning."""
+    """UTF-8 (BOM or not), UTF-16/32 with BOM, else the detected encoding with a warning.
+    Stray control characters (a bell, an escape, a form feed) are dropped with a note; a file
+    that is mostly such bytes, or starts like an image or an archive, is refused."""
     encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
     if encoding is None:
+        if _looks_binary(data):
+            raise InputError(f"{name}: looks like a binary file, not text; upload a text or table file.")
         try:
             data.decode("utf-8")
             encoding = "utf-8"
@@ -290,9 +327,15 @@ def _decode(name: str, data: bytes, warn: list[str]) -> tuple[str, str]:
             encoding = _detect_encoding(name, data)
             warn.append(f"{name} is not UTF-8; read it as {encoding}. Check accents and symbols.")
     text = data.decode(encoding, errors="replace")
-    sample = text[:20000]
-    if sample and len(_CONTROL.findall(sample)) > 0.01 * len(sample):
-        raise InputError(f"{name}: looks like a binary file, not text; upload a text or table file.")
+    text, codes = _ANSI.subn("", text)
+    text, breaks = re.subn(r"[\x0b\x0c]", " ", text)  # vertical tab, form feed: a space
+    text, stray = _CONTROL.subn("", text)
+    stray += breaks
+    if codes or stray:
+        parts = ([f"{codes:,} terminal colour code(s)"] if codes else []) + (
+            [f"{stray:,} control character(s) such as a bell, an escape or a form feed"] if stray else []
+        )
+        warn.append(f"{name}: removed {' and '.join(parts)}; the texts are otherwise as written.")
     return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
 
 

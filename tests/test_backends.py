@@ -214,3 +214,20 @@ def test_openai_time_outs_end_in_a_clear_error():
         client = openai.OpenAI(api_key=server.key, base_url=server.url, max_retries=1, timeout=0.3)
         with pytest.raises(BackendError, match="timed out"):
             make_backend("openai", client=client).encode(["galaxy"])
+
+
+def test_a_wrong_option_is_the_callers_error_but_a_constructor_bug_is_not(monkeypatch):
+    from embedviz import BackendError, register_backend
+    from embedviz.backends import BACKENDS
+
+    with pytest.raises(BackendError, match="does not take these options"):
+        make_backend("tfidf", colour="blue")
+
+    class Broken:
+        def __init__(self, model: str | None = None):
+            raise TypeError("a bug inside the constructor")
+
+    monkeypatch.setitem(BACKENDS, "broken", BACKENDS["tfidf"])
+    register_backend("broken", Broken)
+    with pytest.raises(TypeError, match="a bug inside"):
+        make_backend("broken", model="m")

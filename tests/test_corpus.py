@@ -141,3 +141,44 @@ def test_fingerprint_follows_texts_not_metadata():
     b = load_corpus(b"text,extra\nalpha,1\nbeta,2\n", name="b.csv")
     assert a.fingerprint == b.fingerprint
     assert a.fingerprint != corpus_from_text("beta\nalpha").fingerprint
+
+
+def test_text_with_stray_control_characters_is_read_cleaned_and_counted(tmp_path):
+    lines = [
+        "Hello \x07 world",
+        "Привет, мир 😀",
+        "\x1b[31mred\x1b[0m alert from a terminal log",
+        "page one\x0cpage two",
+        "日本語のテキスト",
+        "MZ is also the start of a band name",
+    ]
+    path = tmp_path / "scraped.txt"
+    path.write_bytes("\n".join(lines * 40).encode("utf-8"))
+    corpus = load_corpus(path)
+    assert len(corpus) == 240
+    assert set(corpus.texts[:6]) == {
+        "Hello  world",
+        "Привет, мир 😀",
+        "red alert from a terminal log",
+        "page one page two",
+        "日本語のテキスト",
+        "MZ is also the start of a band name",
+    }
+    note = " ".join(corpus.report.warnings)
+    assert "removed 80 terminal colour code(s) and 80 control character(s)" in note
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
+        b"PK\x03\x04" + b"word/document.xml" * 20,
+        b"\x7fELF\x02\x01\x01" + bytes(300),
+        "utf-16 without a byte order mark".encode("utf-16-le") * 20,
+        bytes(range(32)) * 100,
+    ],
+    ids=["png", "zip", "executable", "utf16-no-bom", "control-bytes"],
+)
+def test_real_binary_files_are_still_refused(data):
+    with pytest.raises(InputError, match="binary file"):
+        load_corpus(data, name="upload.txt")

@@ -2,57 +2,55 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
 
 
-def _sentence_transformers(**options) -> Backend:
-    from embedviz.backends.local import SentenceTransformerBackend
+def _lazy(module: str, cls: str) -> Callable[..., Backend]:
+    """A factory that imports its class on first use (optional dependencies stay optional);
+    `target()` gives the class, so options can be checked against its signature."""
 
-    return SentenceTransformerBackend(**options)
+    def target():
+        import importlib
 
+        return getattr(importlib.import_module(module), cls)
 
-def _openai(**options) -> Backend:
-    from embedviz.backends.openai import OpenAIBackend
+    def factory(**options) -> Backend:
+        return target()(**options)
 
-    return OpenAIBackend(**options)
-
-
-def _tfidf(**options) -> Backend:
-    from embedviz.backends.tfidf import TfidfBackend
-
-    return TfidfBackend(**options)
-
-
-def _precomputed(**options) -> Backend:
-    from embedviz.backends.precomputed import PrecomputedBackend
-
-    return PrecomputedBackend(**options)
+    factory.target = target
+    return factory
 
 
 BACKENDS: dict[str, Callable[..., Backend]] = {
-    "sentence-transformers": _sentence_transformers,
-    "openai": _openai,
-    "tfidf": _tfidf,
-    "precomputed": _precomputed,
+    "sentence-transformers": _lazy("embedviz.backends.local", "SentenceTransformerBackend"),
+    "openai": _lazy("embedviz.backends.openai", "OpenAIBackend"),
+    "tfidf": _lazy("embedviz.backends.tfidf", "TfidfBackend"),
+    "precomputed": _lazy("embedviz.backends.precomputed", "PrecomputedBackend"),
 }
 DEFAULT_BACKEND = "sentence-transformers"
 
 
 def make_backend(name: str, **options) -> Backend:
-    """Build the backend registered as `name`; options go to its constructor."""
+    """Build the backend registered as `name`; options go to its constructor.
+
+    Options are checked against the constructor's signature before the call: a wrong option
+    is the caller's error (BackendError); anything the constructor raises is its own."""
     try:
         factory = BACKENDS[name]
     except KeyError:
         raise BackendError(
             f"unknown backend {name!r}; choose one of {', '.join(sorted(BACKENDS))}."
         ) from None
+    target = factory.target() if hasattr(factory, "target") else factory
     try:
-        return factory(**options)
+        inspect.signature(target).bind(**options)
     except TypeError as e:
-        raise BackendError(f"backend {name!r}: {e}") from None
+        raise BackendError(f"backend {name!r} does not take these options: {e}.") from None
+    return factory(**options)
 
 
 def build_backend(
