@@ -99,11 +99,14 @@ def neighbor_overlap(a: Neighbors, b: Neighbors, k: int = 10) -> np.ndarray:
     k = min(k, a.k, b.k)
     if k == 0:
         return np.ones(len(a.indices), dtype=np.float32)
-    shared = [
-        len(set(x) & set(y))
-        for x, y in zip(a.indices[:, :k].tolist(), b.indices[:, :k].tolist(), strict=True)
-    ]
-    return np.asarray(shared, dtype=np.float32) / k
+    return (_shared(a.indices[:, :k], b.indices[:, :k]) / k).astype(np.float32)
+
+
+def _shared(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n,) how many members rows of a (n, k) and b (n, k) have in common (each row holds no
+    repeats), without a Python loop: the repeats in each sorted joined row."""
+    both = np.sort(np.hstack([a, b]), axis=1)
+    return (both[:, 1:] == both[:, :-1]).sum(axis=1)
 
 
 def align(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -134,11 +137,7 @@ def map_trust(graph: Neighbors, coords: np.ndarray, k: int = TRUST_NEIGHBORS) ->
         return np.ones(n, dtype=np.float32)
     _, found = cKDTree(np.asarray(coords, dtype=np.float64)).query(coords, k=k + 1, workers=-1)
     on_map = _without_self(np.asarray(found, dtype=np.int64).reshape(n, k + 1))
-    in_space = graph.indices[:, :k]
-    # rows of both sorted, then count common members row by row without a Python loop
-    both = np.sort(np.hstack([in_space, on_map]), axis=1)
-    shared = (both[:, 1:] == both[:, :-1]).sum(axis=1)
-    return (shared / k).astype(np.float32)
+    return (_shared(graph.indices[:, :k], on_map) / k).astype(np.float32)
 
 
 def _without_self(found: np.ndarray) -> np.ndarray:

@@ -96,6 +96,12 @@ class Corpus:
         return [hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in self.texts]
 
     @cached_property
+    def mean_chars(self) -> float:
+        """The texts' mean length in characters (what encoding time grows with)."""
+        lengths = self.frame[self.text_column].str.len()
+        return float(lengths.mean()) if len(lengths) else 0.0
+
+    @cached_property
     def fingerprint(self) -> str:
         """Identifies the ordered texts (not the metadata)."""
         h = hashlib.sha256()

@@ -51,11 +51,58 @@ def embeddings(
     return embed(corpus.texts, backend, store, hashes=corpus.text_hashes, on_progress=on_progress)
 
 
+def missing_vectors(corpus: Corpus, backend: Backend, store: Store | None) -> int:
+    """How many distinct texts the backend would have to encode (none is encoded here)."""
+    backend.fit(corpus.texts)
+    unique = list(dict.fromkeys(corpus.text_hashes))
+    if store is None or not backend.persist:
+        return len(unique)
+    return len(unique) - store.count_present(backend.space(), unique)
+
+
+def graph_width(emb: Embeddings, k: int = GRAPH_K) -> int:
+    """The width of the graph neighbor_graph builds for k (never narrower than GRAPH_K)."""
+    return min(max(k, GRAPH_K), max(len(emb) - 1, 0))
+
+
+def graph_identity(emb: Embeddings, width: int) -> str:
+    """What a stage reading the first columns of a graph `width` wide depends on: for an exact
+    graph nothing more (its first columns are the same at any width); for HNSW the width (the
+    search beam grows with it)."""
+    return "exact" if len(emb) <= EXACT_GRAPH_MAX else f"hnsw-{width}"
+
+
+def graph_key(emb: Embeddings, k: int = GRAPH_K) -> str:
+    return artifact_key("knn", emb.fingerprint, {"k": graph_width(emb, k)})
+
+
+def projection_key(emb: Embeddings, params: ReduceParams) -> str:
+    """UMAP reads the graph neighbor_graph builds for its n_neighbors: the params decide it."""
+    return artifact_key("projection", emb.fingerprint, resolve(params, len(emb)))
+
+
+def clustering_key(emb: Embeddings, params: ClusterParams, width: int = GRAPH_K) -> str:
+    graph = graph_identity(emb, graph_width(emb, width))
+    return artifact_key("clustering", emb.fingerprint, {"params": params, "graph": graph})
+
+
+def trust_key(emb: Embeddings, coords: np.ndarray, width: int = GRAPH_K) -> str:
+    from embedviz.analysis import TRUST_NEIGHBORS
+
+    coords = np.ascontiguousarray(coords, dtype=np.float32)
+    params = {
+        "coords": hashlib.sha256(coords.tobytes()).hexdigest()[:32],
+        "k": TRUST_NEIGHBORS,
+        "graph": graph_identity(emb, graph_width(emb, width)),
+    }
+    return artifact_key("trust", emb.fingerprint, params)
+
+
 def neighbor_graph(emb: Embeddings, store: Store | None, k: int = GRAPH_K) -> Neighbors:
     """The kNN graph of an embedding set (approximate above EXACT_GRAPH_MAX rows), computed once
     and stored."""
-    k = min(max(k, GRAPH_K), max(len(emb) - 1, 0))
-    key = artifact_key("knn", emb.fingerprint, {"k": k})
+    k = graph_width(emb, k)
+    key = graph_key(emb, k)
     hit = store.get_artifact(key) if store else None
     if hit is not None:
         return Neighbors(hit["indices"], hit["scores"], bool(hit.get("exact", True)))
@@ -75,8 +122,8 @@ def projection(
     graph: Neighbors | None = None,
 ) -> Projection:
     said = (auto_note(params, len(emb)),) if params.method == "auto" else ()
+    key = projection_key(emb, params)
     params = resolve(params, len(emb))
-    key = artifact_key("projection", emb.fingerprint, params)
     hit = store.get_artifact(key) if store else None
     if hit is not None:
         meta = json.loads(str(hit["meta"]))
@@ -94,12 +141,10 @@ def projection(
 def map_trust(emb: Embeddings, coords: np.ndarray, store: Store | None, graph: Neighbors | None = None):
     """Per text, the share of its 10 nearest neighbours in the embedding space that are also
     among its 10 nearest on the map `coords` (n, 2 or 3): (n,) float32, stored."""
-    from embedviz.analysis import TRUST_NEIGHBORS
     from embedviz.analysis import map_trust as trust_of
 
     coords = np.ascontiguousarray(coords, dtype=np.float32)
-    params = {"coords": hashlib.sha256(coords.tobytes()).hexdigest()[:32], "k": TRUST_NEIGHBORS}
-    key = artifact_key("trust", emb.fingerprint, params)
+    key = trust_key(emb, coords, graph.k if graph is not None else GRAPH_K)
     hit = store.get_artifact(key) if store else None
     if hit is not None:
         return hit["trust"]
@@ -161,8 +206,12 @@ def clustering(
     params: ClusterParams,
     store: Store | None,
     graph: Neighbors | None = None,
+    width: int = GRAPH_K,
 ) -> LabelledClustering:
-    key = artifact_key("clustering", emb.fingerprint, params)
+    """Clusters at both levels with their summaries, stored. `graph` (or, when it is read from
+    the store instead, the `width` it would have) is part of the key."""
+    width = graph.k if graph is not None else graph_width(emb, width)
+    key = clustering_key(emb, params, width)
     hit = store.get_artifact(key) if store else None
     if hit is not None:
         meta = json.loads(str(hit["meta"]))
@@ -171,7 +220,7 @@ def clustering(
             result, _summaries_from(meta["summaries"]), _summaries_from(meta["broad"]), key
         )
     if params.method in ("auto", "agglomerative") and graph is None:
-        graph = neighbor_graph(emb, store)
+        graph = neighbor_graph(emb, store, width)
     result = cluster(emb.vectors, params, neighbors=graph)
     summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels))
     broad = tuple(summarize(corpus.texts, emb.vectors, result.broad))
@@ -210,14 +259,18 @@ def build_map(
 
     reduce_params = resolve(reduce_params, len(emb))
 
-    def missing(kind: str, params) -> bool:
-        return store is None or not store.has_artifact(artifact_key(kind, emb.fingerprint, params))
+    def missing(key: str) -> bool:
+        return store is None or not store.has_artifact(key)
 
-    graph = None  # shared by both stages below: computed (or read) once, and only if one needs it
-    if (reduce_params.method == "umap" and missing("projection", reduce_params)) or (
-        cluster_params.method in ("auto", "agglomerative") and missing("clustering", cluster_params)
+    # one graph for both stages below, computed (or read) once, and only if one needs it; the
+    # clusters read its first columns, so they are keyed by what those depend on
+    width = graph_width(emb, reduce_params.n_neighbors if reduce_params.method == "umap" else GRAPH_K)
+    graph = None
+    if (reduce_params.method == "umap" and missing(projection_key(emb, reduce_params))) or (
+        cluster_params.method in ("auto", "agglomerative")
+        and missing(clustering_key(emb, cluster_params, width))
     ):
-        graph = neighbor_graph(emb, store, reduce_params.n_neighbors)
+        graph = neighbor_graph(emb, store, width)
 
     def project() -> Projection:
         with timed("projection"):
@@ -226,7 +279,7 @@ def build_map(
     def group() -> LabelledClustering:
         on_progress(Progress("cluster", 0, 1))
         with timed("clusters"):
-            result = clustering(corpus, emb, cluster_params, store, graph)
+            result = clustering(corpus, emb, cluster_params, store, graph, width)
         on_progress(Progress("cluster", 1, 1))
         return result
 
@@ -280,6 +333,8 @@ class Hit:
     """0-based row of the input file."""
     score: float
     text: str
+    position: int = -1
+    """Its place among the corpus's kept texts (what `similar` takes)."""
 
 
 def search(
@@ -317,6 +372,6 @@ def similar(corpus: Corpus, emb: Embeddings, row: int, k: int = 10) -> list[Hit]
 def hits(corpus: Corpus, indices: np.ndarray, scores: np.ndarray) -> list[Hit]:
     texts = corpus.texts
     return [
-        Hit(rank, int(corpus.rows[i]), float(s), texts[i])
+        Hit(rank, int(corpus.rows[i]), float(s), texts[i], int(i))
         for rank, (i, s) in enumerate(zip(indices, scores, strict=True), start=1)
     ]

@@ -171,6 +171,22 @@ class Store:
         rows = [(space, sha, vectors[i].tobytes()) for i, sha in enumerate(shas)]
         self._write("INSERT OR IGNORE INTO vectors (space, sha, vector) VALUES (?, ?, ?)", rows)
 
+    def count_present(self, space: str, shas: Sequence[bytes]) -> int:
+        """How many of the given text hashes have a stored vector (no vector is read)."""
+        unique = list(dict.fromkeys(shas))
+        found = 0
+        with self._lock:
+            try:
+                for start in range(0, len(unique), _CHUNK):
+                    chunk = unique[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    query = f"SELECT count(*) FROM vectors WHERE space = ? AND sha IN ({marks})"
+                    found += self._conn.execute(query, [space, *chunk]).fetchone()[0]
+            except sqlite3.DatabaseError as e:
+                self._recover(e)
+                return 0
+        return found
+
     def count_vectors(self, space: str | None = None) -> int:
         with self._lock:
             if space is None:

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from embedviz import analysis, figures
+from embedviz import analysis, drawing
 from embedviz.backends.local import DEFAULT_MODEL
 from embedviz.ui import compute, state
 from embedviz.ui.state import BackendChoice
@@ -36,17 +36,25 @@ with compute.shown_errors():
     )
 
     st.metric(f"Mean overlap of the {K} nearest neighbours", f"{float(overlap.mean()):.1%}")
-    hover = figures.hover_texts(corpus.frame, corpus.text_column, corpus.metadata_columns)
     shared = pd.Series(overlap * K, name="shared neighbours")
     a, b = st.columns(2)
-    a.subheader(first.name)
-    a.plotly_chart(
-        figures.map_figure(proj_a.coords, hover, shared, color_title="shared", height=460), key="compare.a"
-    )
-    b.subheader(f"{second.name} (aligned)")
-    b.plotly_chart(
-        figures.map_figure(aligned, hover, shared, color_title="shared", height=460), key="compare.b"
-    )
+    for column, title, coords, key in (
+        (a, first.name, proj_a.coords, "compare.a"),
+        (b, f"{second.name} (aligned)", aligned, "compare.b"),
+    ):
+        drawn = drawing.draw_map(
+            corpus.frame,
+            corpus.text_column,
+            corpus.metadata_columns,
+            coords,
+            color=shared,
+            color_title="shared",
+            height=460,
+        )
+        column.subheader(title)
+        for caption in drawn.captions:
+            column.caption(caption)
+        column.plotly_chart(drawn.figure, key=key)
 
     st.subheader("Texts whose neighbourhoods differ most")
     order = overlap.argsort(kind="stable")[:20]

@@ -43,7 +43,7 @@ with compute.shown_errors():
     else:
         pasted = st.text_area("One text per line", height=200, key="data.paste")
         if st.button("Use these texts", disabled=not pasted.strip()):
-            digest = compute.remember_input("pasted text", pasted.encode("utf-8"))
+            digest = compute.remember_paste(pasted)
             state.set_source(DataSource("paste", "pasted text", digest))
 
     corpus = compute.corpus()
@@ -101,6 +101,7 @@ if new != choice:
 
 if st.button("Embed", type="primary"):
     with compute.shown_errors():
+        compute.approve(compute.embeddings_key(corpus))  # asked for: however long it takes
         emb = compute.embeddings(corpus)
         st.success(
             f"{len(emb):,} texts embedded: {emb.n_encoded:,} encoded, {emb.n_from_store:,} from the store; "

@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from embedviz import analysis, figures
+from embedviz import analysis, export, figures
 from embedviz.ui import compute, layout
 
+TABLE_ROWS = 1000
 st.title("Insights")
 
 with compute.shown_errors():
@@ -54,10 +55,12 @@ with compute.shown_errors():
                     "Accuracy against " + truth,
                     f"{analysis.accuracy(result.predicted(), corpus.frame[truth]):.1%}",
                 )
-            st.dataframe(
-                corpus.frame.assign(predicted=result.predicted(), similarity=result.score),
-                width="stretch",
-                height=300,
+            labelled = corpus.frame.assign(predicted=result.predicted(), similarity=result.score)
+            if len(labelled) > TABLE_ROWS:
+                st.caption(f"The first {TABLE_ROWS:,} of {len(labelled):,} texts; the download has all.")
+            st.dataframe(labelled.head(TABLE_ROWS), width="stretch", height=300)
+            st.download_button(
+                "Download all (CSV)", lambda: export.csv_bytes(labelled), "classified.csv", "text/csv"
             )
         else:
             st.info("Type two or more labels: each text goes to the label it is most similar to.")

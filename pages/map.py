@@ -148,7 +148,7 @@ with compute.shown_errors():
     # vectors only when something needs them: a file's own x, y coloured by a column needs none
     needs_vectors = method != FROM_FILE or color in NEEDS_VECTORS or query.strip()
     emb = compute.embeddings(corpus) if needs_vectors else None
-    cur = compute.Current(corpus, emb)
+    cur = compute.Current(corpus, emb, state.backend())
     proj = pipeline.file_projection(corpus, dims) if method == FROM_FILE else compute.projection(emb)
     clusters = compute.clusters(corpus, emb) if emb is not None else None
     frame = pipeline.map_frame(corpus, proj, clusters)

@@ -145,7 +145,12 @@ def test_search_lists_nearest_texts_and_more_like_this():
     frame = planted_frame(per_topic=20)
     assert all(frame["label"][row] == "space" for row in results["row"])
     assert len(at.get("plotly_chart")) == 1
-    at.selectbox(key="search.row").select(45).run()  # a cooking text
+    at.radio(key="search.w.pick").set_value("results").run()
+    assert len(at.selectbox(key="search.w.result").options) == 10, "a picker never lists every row"
+    picked = at.dataframe[1].value  # more like the first result
+    assert all(frame["label"][row] == "space" for row in picked["row"])
+    at.radio(key="search.w.pick").set_value("number").run()
+    at.number_input(key="search.row").set_value(45).run()  # a cooking text
     similar = at.dataframe[1].value
     assert all(frame["label"][row] == frame["label"][45] for row in similar["row"])
 
@@ -371,3 +376,72 @@ def test_map_names_each_cluster_once_without_overlaps():
     at.selectbox(key="map.w.names").select("broad").run()
     scene = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["scene"]
     assert len(scene["annotations"]) == 5 and all("z" in a for a in scene["annotations"])
+
+
+def test_long_work_waits_for_the_user_and_says_how_long(monkeypatch):
+    from tests.planted import PlantedBackend
+
+    encoded = []
+    real = PlantedBackend.encode
+    monkeypatch.setattr(PlantedBackend, "encode", lambda self, texts: encoded.append(len(texts)) or real(self, texts))
+    monkeypatch.setattr(compute, "ASK_ABOVE_SECONDS", 0.0)  # every step counts as long here
+    at = with_planted_data(app()).run()
+    assert not at.exception and not at.error
+    assert any("Embedding 100 texts with planted takes about" in i.value for i in at.info)
+    assert not encoded, "nothing starts before the user asks"
+    at.button(key=next(b.key for b in at.button if b.label == "Start")).click().run()
+    assert sum(encoded) == 100
+    assert any("Mapping 100 texts" in i.value for i in at.info), "the next long step asks in turn"
+    while any(b.label == "Start" for b in at.button):
+        at.button(key=next(b.key for b in at.button if b.label == "Start")).click().run()
+    assert chart_points(at) == 100 and sum(encoded) == 100
+
+
+def test_no_page_imports_a_compute_library():
+    import ast
+
+    forbidden = {"sklearn", "umap", "torch", "openai", "faiss", "sentence_transformers", "numba", "openTSNE", "scipy"}
+    for page in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        for node in ast.walk(ast.parse(page.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not {n.split(".")[0] for n in names} & forbidden, (page.name, names)
+
+
+def test_the_link_carries_every_setting_and_reopening_it_shows_the_same_view():
+    at = with_planted_data(app()).run()
+    at.selectbox(key="map.w.reducer").select("umap").run()
+    at.radio(key="map.w.dims").set_value(3).run()
+    at.slider(key="map.w.nn").set_value(9).run()
+    at.slider(key="map.w.md").set_value(0.3).run()
+    at.number_input(key="map.w.seed").set_value(5).run()
+    at.selectbox(key="map.w.color").select("broad topic").run()
+    at.selectbox(key="map.w.names").select("fine").run()
+    at.text_input(key="map.w.query").input("rocket").run()
+    at.text_input(key="map.w.filter").input("orbit").run()
+    at.switch_page("pages/clusters.py").run()
+    at.toggle(key="clusters.w.auto").set_value(False).run()
+    at.number_input(key="clusters.w.k").set_value(7).run()
+    at.toggle(key="clusters.w.broad_auto").set_value(False).run()
+    at.number_input(key="clusters.w.broad_k").set_value(3).run()
+    at.switch_page("pages/map.py").run()
+    link = dict(at.query_params)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+
+    st.cache_resource.clear()
+    again = with_planted_data(app())
+    for key, value in link.items():
+        again.query_params[key] = value
+    again.run()
+    assert not again.exception and not again.error
+    assert dict(again.query_params) == link
+    state = again.session_state
+    assert state["map.reduce"].n_neighbors == 9 and state["map.reduce"].min_dist == 0.3
+    assert state["map.reduce"].seed == 5 and state["map.reduce"].dims == 3
+    assert state["clusters.params"].k == 7 and state["clusters.params"].broad_k == 3
+    assert state["map.filter"].text == "orbit" and state["map.names"] == "fine"
+    reopened = json.loads(again.get("plotly_chart")[0].proto.spec)
+    assert reopened["data"] == spec["data"] and reopened["layout"]["scene"] == spec["layout"]["scene"]

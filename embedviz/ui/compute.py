@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,9 +23,12 @@ from embedviz.cluster import ClusterParams
 from embedviz.corpus import Corpus, corpus_from_text, load_corpus
 from embedviz.embed import Embeddings
 from embedviz.errors import EmbedvizError, InputError
-from embedviz.neighbors import Neighbors, top_k
+from embedviz.estimate import clustering_seconds, embedding_seconds, graph_seconds, projection_seconds, say
+from embedviz.inputs import Inputs
+from embedviz.memo import Memo
+from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, top_k
 from embedviz.progress import Progress
-from embedviz.reduce import Projection, ReduceParams
+from embedviz.reduce import Projection, ReduceParams, resolve
 from embedviz.samples import load_sample
 from embedviz.store import Store
 from embedviz.ui import state
@@ -36,35 +37,17 @@ from embedviz.ui.state import BackendChoice, DataSource
 log = logging.getLogger(__name__)
 
 
-class Memo:
-    """A small thread-safe LRU shared by all sessions of this server."""
-
-    def __init__(self, size: int = 48) -> None:
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def peek(self, key):
-        """The value under key if one was computed, else None (nothing is computed)."""
-        with self._lock:
-            return self._items.get(key)
-
-    def get_or_compute(self, key, compute: Callable):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = compute()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-
 @st.cache_resource(show_spinner=False)
 def memo() -> Memo:
+    """One memo for every session of this server, bounded by EMBEDVIZ_MEMO_MB."""
     return Memo()
+
+
+def shared(key, compute: Callable):
+    """memo().get_or_compute, saying so on the page when another session is computing it."""
+    return memo().get_or_compute(
+        key, compute, on_wait=lambda: st.caption("Another session is computing this; waiting for its result…")
+    )
 
 
 @st.cache_resource(show_spinner=False)
@@ -82,20 +65,58 @@ def warm_up() -> bool:
     return True
 
 
-@st.cache_resource(show_spinner=False)
-def inputs() -> dict[str, tuple[str, bytes]]:
-    """Uploaded and pasted inputs by digest (name, bytes), kept for the server's life."""
-    return {}
+PASTE_FILE = "pasted.txt"
+ASK_ABOVE_SECONDS = 30.0
+"""Work estimated to take longer starts only when the user asks for it."""
+
+
+class NeedsConsent(EmbedvizError):
+    """Work of minutes is waiting for the user's go-ahead (shown with a button, not an error)."""
+
+    def __init__(self, key, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _approved() -> set:
+    return st.session_state.setdefault("compute.approved", set())
+
+
+def approve(key) -> None:
+    _approved().add(key)
+
+
+def revoke(key) -> None:
+    _approved().discard(key)
+
+
+def consent(key, what: str, seconds: float) -> None:
+    """Go on if the work is short, or the user asked for it; else ask first (NeedsConsent)."""
+    if seconds <= ASK_ABOVE_SECONDS or key in _approved():
+        return
+    raise NeedsConsent(key, f"{what} takes {say(seconds)} on this machine.")
+
+
+def inputs() -> Inputs:
+    """Uploaded and pasted inputs, on disk beside the store (the folder follows the store's)."""
+    return Inputs()
 
 
 def remember_input(name: str, data: bytes) -> str:
-    digest = hashlib.sha256(data).hexdigest()
-    inputs()[digest] = (name, data)
-    return digest
+    """Keep an upload on disk; returns the digest a DataSource names it by."""
+    return inputs().put(name, data)
+
+
+def remember_paste(text: str) -> str:
+    return inputs().put(PASTE_FILE, text.encode("utf-8"))
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[Progress], None]]:
+def progress_bar(label: str, key=None) -> Iterator[Callable[[Progress], None]]:
+    """A progress bar, and a Stop button beside it for work the user started (stopping keeps
+    every vector already encoded in the store)."""
+    if key is not None and key in _approved():
+        st.button("Stop", key=f"stop.{_digest(key)}", on_click=revoke, args=(key,))
     slot = st.empty()
 
     def report(event: Progress) -> None:
@@ -120,14 +141,13 @@ def corpus(source: DataSource | None = None, text_column: str | None = None) -> 
             return load_sample(source.name, text_column)
         if source.kind == "file":
             return load_corpus(source.path, text_column=text_column)
-        if source.digest not in inputs():
-            raise InputError("this upload is no longer in memory; upload the file again on the Data page.")
-        name, data = inputs()[source.digest]
         if source.kind == "paste":
-            return corpus_from_text(data.decode("utf-8"), name=name)
-        return load_corpus(data, name=name, text_column=text_column)
+            path = inputs().get(source.digest, PASTE_FILE)
+            return corpus_from_text(path.read_text("utf-8"), name=source.name)
+        path = inputs().get(source.digest, source.name)
+        return load_corpus(path, name=source.name, text_column=text_column)
 
-    return memo().get_or_compute(("corpus", source, text_column), load)
+    return shared(("corpus", source, text_column), load)
 
 
 def backend(choice: BackendChoice, data: Corpus) -> Backend:
@@ -148,40 +168,70 @@ def backend(choice: BackendChoice, data: Corpus) -> Backend:
     )
 
 
+def embeddings_key(data: Corpus, choice: BackendChoice | None = None) -> tuple:
+    return ("embeddings", data.fingerprint, data.source_digest, choice or state.backend())
+
+
 def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
     choice = choice or state.backend()
+    key = embeddings_key(data, choice)
+    if memo().peek(key) is None:
+        model = backend(choice, data)
+        missing = pipeline.missing_vectors(data, model, store())
+        what = f"Embedding {missing:,} texts with {choice.name}"
+        consent(key, what, embedding_seconds(choice.name, missing, data.mean_chars))
 
     def compute() -> Embeddings:
-        with progress_bar("Embedding") as report:
+        with progress_bar("Embedding", key) as report:
             return pipeline.embeddings(data, backend(choice, data), store(), report)
 
-    return memo().get_or_compute(("embeddings", data.fingerprint, data.source_digest, choice), compute)
+    return shared(key, compute)
 
 
 def graph(emb: Embeddings) -> Neighbors:
-    return memo().get_or_compute(("graph", emb.fingerprint), lambda: pipeline.neighbor_graph(emb, store()))
+    key = ("graph", emb.fingerprint)
+    if memo().peek(key) is None and not store().has_artifact(pipeline.graph_key(emb)):
+        consent(
+            key,
+            f"Finding the nearest neighbours of {len(emb):,} texts",
+            graph_seconds(len(emb), EXACT_GRAPH_MAX),
+        )
+    return shared(key, lambda: pipeline.neighbor_graph(emb, store()))
 
 
 def projection(emb: Embeddings, params: ReduceParams | None = None) -> Projection:
     params = params or state.reduce_params()
+    key = ("projection", emb.fingerprint, params)
+    if memo().peek(key) is None and not store().has_artifact(pipeline.projection_key(emb, params)):
+        method = resolve(params, len(emb)).method
+        seconds = projection_seconds(method, len(emb))
+        if method == "umap" and not store().has_artifact(pipeline.graph_key(emb, params.n_neighbors)):
+            seconds += graph_seconds(len(emb), EXACT_GRAPH_MAX)
+        consent(key, f"Mapping {len(emb):,} texts with {method}", seconds)
 
     def compute() -> Projection:
-        with progress_bar("Mapping") as report:
+        with progress_bar("Mapping", key) as report:
             return pipeline.projection(emb, params, store(), report)
 
-    return memo().get_or_compute(("projection", emb.fingerprint, params), compute)
+    return shared(key, compute)
 
 
 def clusters(
     data: Corpus, emb: Embeddings, params: ClusterParams | None = None
 ) -> pipeline.LabelledClustering:
     params = params or state.cluster_params()
+    key = ("clusters", emb.fingerprint, params)
+    if memo().peek(key) is None and not store().has_artifact(pipeline.clustering_key(emb, params)):
+        seconds = clustering_seconds(params.method, len(emb))
+        if params.method in ("auto", "agglomerative") and not store().has_artifact(pipeline.graph_key(emb)):
+            seconds += graph_seconds(len(emb), EXACT_GRAPH_MAX)
+        consent(key, f"Clustering {len(emb):,} texts", seconds)
 
     def compute():
         with st.spinner("Clustering…"):
             return pipeline.clustering(data, emb, params, store())
 
-    return memo().get_or_compute(("clusters", emb.fingerprint, params), compute)
+    return shared(key, compute)
 
 
 def cluster_names(
@@ -204,7 +254,7 @@ def cluster_names(
             }
 
     recipe = (base_url, model)
-    names = memo().get_or_compute(("names", labelled.key, recipe), compute)
+    names = shared(("names", labelled.key, recipe), compute)
     st.session_state["clusters.named_with"] = recipe
     return names
 
@@ -221,11 +271,11 @@ def trust(emb: Embeddings, proj: Projection) -> np.ndarray:
     """The map's per-text trust (share of true neighbours kept), stored like every stage."""
     coords = np.ascontiguousarray(proj.coords, dtype=np.float32)
     key = ("trust", emb.fingerprint, hashlib.sha256(coords.tobytes()).hexdigest())
-    return memo().get_or_compute(key, lambda: pipeline.map_trust(emb, coords, store(), graph(emb)))
+    return shared(key, lambda: pipeline.map_trust(emb, coords, store(), graph(emb)))
 
 
 def outliers(emb: Embeddings) -> np.ndarray:
-    return memo().get_or_compute(("outliers", emb.fingerprint), lambda: analysis.outlier_scores(graph(emb)))
+    return shared(("outliers", emb.fingerprint), lambda: analysis.outlier_scores(graph(emb)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,12 +283,14 @@ class Current:
     """What the pages draw from: the corpus, its vectors, and (when asked) map and clusters."""
 
     corpus: Corpus
-    embeddings: Embeddings
+    embeddings: Embeddings | None
+    choice: BackendChoice
+    """The backend that made `embeddings`: queries are embedded by the same one."""
 
 
 def current() -> Current:
-    data = corpus()
-    return Current(data, embeddings(data))
+    data, choice = corpus(), state.backend()
+    return Current(data, embeddings(data, choice), choice)
 
 
 def query_neighbors(cur: Current, text: str, k: int) -> tuple[np.ndarray, Neighbors]:
@@ -248,13 +300,18 @@ def query_neighbors(cur: Current, text: str, k: int) -> tuple[np.ndarray, Neighb
 
 
 def query_vectors(cur: Current, texts: tuple[str, ...]) -> np.ndarray:
-    """Queries or candidate labels embedded like the corpus: (m, d)."""
-    choice = state.backend()
+    """Queries or candidate labels embedded like the corpus, by the backend that made the
+    corpus's vectors: (m, d)."""
+    choice = cur.choice
 
     def compute() -> np.ndarray:
         return pipeline.embed_queries(cur.corpus, backend(choice, cur.corpus), store(), list(texts))
 
-    return memo().get_or_compute(("queries", cur.embeddings.fingerprint, choice, texts), compute)
+    return shared(("queries", cur.embeddings.fingerprint, choice, texts), compute)
+
+
+def _digest(key) -> str:
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
 
 
 @contextmanager
@@ -262,6 +319,10 @@ def shown_errors() -> Iterator[None]:
     """Errors become a message in the page with what to do next; the app keeps running."""
     try:
         yield
+    except NeedsConsent as e:
+        st.info(f"{e} It starts when you ask; vectors already encoded are kept if you stop it.", icon="⏳")
+        st.button("Start", type="primary", key=f"start.{_digest(e.key)}", on_click=approve, args=(e.key,))
+        st.stop()
     except EmbedvizError as e:
         st.error(f"{e}", icon="⚠️")
         st.stop()
