@@ -119,7 +119,8 @@ COLD_PROBE = textwrap.dedent(
         import umap
         from embedviz.neighbors import knn_graph, umap_knn
     else:
-        from embedviz.compiled import load_umap, warm_up_in_background
+        from embedviz.compiled import load_umap
+        from embedviz.reduce import numba_cache_dir, warm_up_in_background
         from embedviz.neighbors import knn_graph, umap_knn
         if mode == "warm-up while encoding":
             warm_up_in_background()
@@ -127,7 +128,7 @@ COLD_PROBE = textwrap.dedent(
             from embedviz import make_backend
             texts = pd.read_csv(sys.argv[3])["text"].astype(str).tolist()
             make_backend("sentence-transformers").encode(texts)  # what the CLI does meanwhile
-        umap = load_umap()
+        umap = load_umap(numba_cache_dir())
     x = np.load(vectors_path)
     graph = knn_graph(x, 30)
 

@@ -205,7 +205,7 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
         seed=args.seed,
     )
     if resolve(reduce_params, len(corpus)).method == "umap":
-        from embedviz.compiled import warm_up_in_background
+        from embedviz.reduce import warm_up_in_background
 
         warm_up_in_background()  # compiles or loads UMAP's numba code while the texts are encoded
     result = build_map(corpus, backend, store, reduce_params, cluster_params, on_progress=bars)

@@ -4,9 +4,9 @@ umap-learn and pynndescent decorate their functions with `numba.njit` without `c
 every new process recompiles them (about 7 s before the first map with precomputed neighbours,
 35 s without; NUMBA_CACHE_DIR alone does not help). `load_umap` imports them with caching
 switched on, into a folder beside the store, so only the first process on a machine compiles;
-`warm_up` runs a tiny UMAP to load or build that cache off the user's path (the app calls it
-when its first session starts, the CLI while it encodes). The functions also release the GIL,
-so the map's UMAP and the clusters' UMAP can run on two threads at once.
+`reduce.warm_up` runs a tiny UMAP to load or build that cache off the user's path (the app calls
+it when its first session starts, the CLI while it encodes). The functions also release the
+GIL, so a UMAP can run beside other work. This module depends on nothing else of embedviz's.
 """
 
 from __future__ import annotations
@@ -15,30 +15,21 @@ import logging
 import os
 import sys
 import threading
-import time
 import warnings
 from pathlib import Path
-
-import numpy as np
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_warm = threading.Event()
 
 
-def numba_cache_dir() -> Path:
-    from embedviz.store import default_store_path
-
-    return default_store_path().parent / "numba"
-
-
-def load_umap():
-    """The umap module, its numba functions cached on disk."""
+def load_umap(cache_dir: Path):
+    """The umap module, its numba functions cached on disk in `cache_dir` (the first call in a
+    process decides it)."""
     with _lock:
         if "umap" in sys.modules:
             return sys.modules["umap"]
-        os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir))
         import numba
 
         if not numba.config.CACHE_DIR:  # numba was imported before the variable was set
@@ -78,33 +69,3 @@ def threadsafe_parallel() -> bool:
             except ImportError:
                 continue
     return False
-
-
-def warm_up() -> None:
-    """Compile (or load from the disk cache) what a UMAP with precomputed neighbours runs."""
-    if _warm.is_set():
-        return
-    started = time.perf_counter()
-    from embedviz.neighbors import knn_graph
-    from embedviz.reduce import ReduceParams, reduce
-
-    vectors = np.random.default_rng(0).normal(size=(200, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    # numba compiles per argument type, not per size: the clusters' 5-D UMAP needs nothing more
-    reduce(vectors, ReduceParams(method="umap"), neighbors=knn_graph(vectors, 15))
-    _warm.set()
-    log.info("UMAP code ready in %.1f s", time.perf_counter() - started)
-
-
-def warm_up_in_background() -> threading.Thread:
-    """warm_up on a daemon thread; errors are logged, never raised."""
-
-    def run() -> None:
-        try:
-            warm_up()
-        except Exception:  # a failed warm-up only means the first map compiles
-            log.warning("UMAP warm-up failed", exc_info=True)
-
-    thread = threading.Thread(target=run, name="embedviz-umap-warm-up", daemon=True)
-    thread.start()
-    return thread

@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 from embedviz import figures, placement
 from embedviz.placement import Name
 
+COLOR_CLUSTER, COLOR_BROAD = "cluster", "broad topic"
+COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST = "outlier score", "similarity to query", "map trust"
 NameLevels = Literal["both", "broad", "fine", "off"]
 NAME_LEVELS: tuple[NameLevels, ...] = ("both", "broad", "fine", "off")
 
@@ -25,6 +27,21 @@ class Drawing:
     """The rows drawn as points (all of them, or a sample beyond figures.MAX_POINTS)."""
     names: list[Name]
     captions: list[str]
+
+
+def colour_values(
+    choice: str, frame: pd.DataFrame, data: pd.DataFrame, scores: dict[str, np.ndarray | None]
+) -> pd.Series | None:
+    """The values a map is coloured by: (n,) for a cluster level (from the map's `frame`), a
+    score by name (None where it is not computed), or a column of the input `data`."""
+    if choice == COLOR_CLUSTER:
+        return frame["cluster_label"]
+    if choice == COLOR_BROAD:
+        return frame["broad_cluster_label"]
+    if choice in scores:
+        values = scores[choice]
+        return None if values is None else pd.Series(values)
+    return data[choice]
 
 
 def cluster_names(

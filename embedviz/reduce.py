@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import warnings
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from embedviz.compiled import load_umap
 from embedviz.errors import InputError
 from embedviz.neighbors import Neighbors, umap_knn
 from embedviz.progress import OnProgress, Progress, ignore
@@ -183,9 +187,7 @@ def _umap_init(n: int, dims: int) -> str:
 def _umap(
     vectors: np.ndarray, params: ReduceParams, neighbors: Neighbors | None, notes: list[str]
 ) -> np.ndarray:
-    from embedviz.compiled import load_umap
-
-    umap = load_umap()
+    umap = load_umap(numba_cache_dir())
 
     n = len(vectors)
     n_neighbors = params.n_neighbors
@@ -209,3 +211,43 @@ def _umap(
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         warnings.filterwarnings("ignore", category=UserWarning, module="umap")
         return reducer.fit_transform(vectors)
+
+
+# UMAP's compiled code: loaded from (or built into) a folder beside the store, off the user's path
+
+_warm = threading.Event()
+
+
+def numba_cache_dir() -> Path:
+    from embedviz.store import default_store_path
+
+    return default_store_path().parent / "numba"
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) what a UMAP with precomputed neighbours runs."""
+    if _warm.is_set():
+        return
+    started = time.perf_counter()
+    from embedviz.neighbors import knn_graph
+
+    vectors = np.random.default_rng(0).normal(size=(200, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    # numba compiles per argument type, not per size: any later UMAP needs nothing more
+    reduce(vectors, ReduceParams(method="umap"), neighbors=knn_graph(vectors, 15))
+    _warm.set()
+    log.info("UMAP code ready in %.1f s", time.perf_counter() - started)
+
+
+def warm_up_in_background() -> threading.Thread:
+    """warm_up on a daemon thread; errors are logged, never raised."""
+
+    def run() -> None:
+        try:
+            warm_up()
+        except Exception:  # a failed warm-up only means the first map compiles
+            log.warning("UMAP warm-up failed", exc_info=True)
+
+    thread = threading.Thread(target=run, name="embedviz-umap-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -6,13 +6,11 @@ import streamlit as st
 
 from embedviz import drawing, export, figures, pipeline
 from embedviz.analysis import place_query
-from embedviz.drawing import NAME_LEVELS
+from embedviz.drawing import COLOR_BROAD, COLOR_CLUSTER, COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST, NAME_LEVELS
 from embedviz.filters import Filter, mask
 from embedviz.reduce import REDUCERS
 from embedviz.ui import compute, layout, state
 
-COLOR_CLUSTER, COLOR_BROAD = "cluster", "broad topic"
-COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST = "outlier score", "similarity to query", "map trust"
 NEEDS_VECTORS = (COLOR_CLUSTER, COLOR_BROAD, COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST)
 FROM_FILE = "file"
 REDUCER_NAMES = {
@@ -119,20 +117,6 @@ def filter_controls(corpus) -> None:
         state.set_map_filter(Filter(text, None if column == "(none)" else column, values, low, high))
 
 
-def colour_values(color: str, frame: pd.DataFrame, corpus, scores, trust, similarity) -> pd.Series | None:
-    if color == COLOR_CLUSTER:
-        return frame["cluster_label"]
-    if color == COLOR_BROAD:
-        return frame["broad_cluster_label"]
-    if color == COLOR_OUTLIER:
-        return pd.Series(scores)
-    if color == COLOR_TRUST:
-        return None if trust is None else pd.Series(trust)
-    if color == COLOR_QUERY:
-        return None if similarity is None else pd.Series(similarity)
-    return corpus.frame[color]
-
-
 state.apply_link_once()
 with compute.shown_errors():
     corpus = compute.corpus()
@@ -167,7 +151,9 @@ with compute.shown_errors():
         query_rows = found.indices[0]
         query_point = place_query(proj.coords, query_rows, found.scores[0])
         similarity = emb.vectors @ query_vector
-    values = colour_values(color, frame, corpus, scores, trust, similarity)
+    values = drawing.colour_values(
+        color, frame, corpus.frame, {COLOR_OUTLIER: scores, COLOR_TRUST: trust, COLOR_QUERY: similarity}
+    )
     if values is None and color == COLOR_QUERY:
         st.info("Type a query to colour the map by similarity to it.")
     names = drawing.cluster_names(proj.coords, clusters, state.names_level(), compute.custom_names(clusters))

@@ -383,7 +383,9 @@ def test_long_work_waits_for_the_user_and_says_how_long(monkeypatch):
 
     encoded = []
     real = PlantedBackend.encode
-    monkeypatch.setattr(PlantedBackend, "encode", lambda self, texts: encoded.append(len(texts)) or real(self, texts))
+    monkeypatch.setattr(
+        PlantedBackend, "encode", lambda self, texts: encoded.append(len(texts)) or real(self, texts)
+    )
     monkeypatch.setattr(compute, "ASK_ABOVE_SECONDS", 0.0)  # every step counts as long here
     at = with_planted_data(app()).run()
     assert not at.exception and not at.error
@@ -400,7 +402,17 @@ def test_long_work_waits_for_the_user_and_says_how_long(monkeypatch):
 def test_no_page_imports_a_compute_library():
     import ast
 
-    forbidden = {"sklearn", "umap", "torch", "openai", "faiss", "sentence_transformers", "numba", "openTSNE", "scipy"}
+    forbidden = {
+        "sklearn",
+        "umap",
+        "torch",
+        "openai",
+        "faiss",
+        "sentence_transformers",
+        "numba",
+        "openTSNE",
+        "scipy",
+    }
     for page in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
         for node in ast.walk(ast.parse(page.read_text())):
             names = []

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -75,9 +77,20 @@ def test_umap_code_is_compiled_once_per_machine_into_the_cache_folder(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["EMBEDVIZ_CACHE_DIR"] = str(tmp_path)
-    code = "from embedviz.compiled import warm_up_in_background as w; w().join()"
+    code = "from embedviz.reduce import warm_up_in_background as w; w().join()"
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
     cached = {p.name.split(".")[0] for p in (tmp_path / "numba").rglob("*.nbi")}
     for function in ("layouts", "umap_"):  # the layout loop and the fuzzy simplicial set
         assert any(name.startswith(function) for name in cached), sorted(cached)
     assert any(p.suffix == ".nbc" for p in (tmp_path / "numba").rglob("*.nbc"))
+
+
+def test_the_compiled_code_loader_depends_on_nothing_of_embedvizs():
+    import ast
+
+    import embedviz.compiled as compiled
+
+    tree = ast.parse(Path(compiled.__file__).read_text())
+    modules = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in modules if m and m.startswith("embedviz")]

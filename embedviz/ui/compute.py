@@ -59,7 +59,7 @@ def store() -> Store:
 def warm_up() -> bool:
     """Once per server, when its first session starts (Streamlit runs nothing earlier): UMAP's
     numba code is compiled, or loaded from disk, on a background thread."""
-    from embedviz.compiled import warm_up_in_background
+    from embedviz.reduce import warm_up_in_background
 
     warm_up_in_background()
     return True
