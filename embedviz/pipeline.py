@@ -131,7 +131,8 @@ def projection(
         return Projection(hit["coords"], meta["trustworthiness"], meta["method"], said + tuple(meta["notes"]))
     if params.method == "umap" and (graph is None or graph.k < params.n_neighbors):
         graph = neighbor_graph(emb, store, params.n_neighbors)
-    result = reduce(emb.vectors, params, neighbors=graph, on_progress=on_progress)
+    with timed("projection"):
+        result = reduce(emb.vectors, params, neighbors=graph, on_progress=on_progress)
     if store:
         meta = {"trustworthiness": result.trustworthiness, "method": result.method, "notes": result.notes}
         store.put_artifact(key, "projection", {"coords": result.coords, "meta": np.array(json.dumps(meta))})
@@ -221,9 +222,10 @@ def clustering(
         )
     if params.method in ("auto", "agglomerative") and graph is None:
         graph = neighbor_graph(emb, store, width)
-    result = cluster(emb.vectors, params, neighbors=graph)
-    summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels))
-    broad = tuple(summarize(corpus.texts, emb.vectors, result.broad))
+    with timed("clusters"):
+        result = cluster(emb.vectors, params, neighbors=graph)
+        summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels))
+        broad = tuple(summarize(corpus.texts, emb.vectors, result.broad))
     if store:
         meta = {
             "notes": result.notes,
@@ -273,13 +275,11 @@ def build_map(
         graph = neighbor_graph(emb, store, width)
 
     def project() -> Projection:
-        with timed("projection"):
-            return projection(emb, reduce_params, store, on_progress, graph)
+        return projection(emb, reduce_params, store, on_progress, graph)
 
     def group() -> LabelledClustering:
         on_progress(Progress("cluster", 0, 1))
-        with timed("clusters"):
-            result = clustering(corpus, emb, cluster_params, store, graph, width)
+        result = clustering(corpus, emb, cluster_params, store, graph, width)
         on_progress(Progress("cluster", 1, 1))
         return result
 

@@ -39,6 +39,15 @@ def streamlit_server(
 ) -> Iterator[str]:
     """`streamlit run app.py [-- script_args]` on 127.0.0.1; yields its URL once
     /_stcore/health answers ok."""
+    with streamlit_process(cache_dir, log_path, timeout, script_args) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def streamlit_process(
+    cache_dir: Path, log_path: Path, timeout: float = 90, script_args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """streamlit_server, yielding the server process too (benchmarks read its memory)."""
     port = free_port()
     env = dict(os.environ, EMBEDVIZ_CACHE_DIR=str(cache_dir))
     command = [
@@ -69,7 +78,7 @@ def streamlit_server(
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"streamlit not healthy after {timeout:.0f} s; see {log_path}")
                 time.sleep(0.3)
-            yield url
+            yield url, proc
         finally:
             proc.terminate()
             try:

@@ -176,8 +176,11 @@ def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
     choice = choice or state.backend()
     key = embeddings_key(data, choice)
     if memo().peek(key) is None:
-        model = backend(choice, data)
-        missing = pipeline.missing_vectors(data, model, store())
+        # counted once per server (a count over a million texts takes seconds); a stopped run's
+        # progress only makes the estimate high
+        missing = shared(
+            ("missing", key), lambda: pipeline.missing_vectors(data, backend(choice, data), store())
+        )
         what = f"Embedding {missing:,} texts with {choice.name}"
         consent(key, what, embedding_seconds(choice.name, missing, data.mean_chars))
 

@@ -1,0 +1,355 @@
+"""Every page of the dashboard at scale, in headless Chromium: seconds until shown, bytes sent to
+the browser, the server's peak memory; the map's filters at 1M rows; two sessions asking for
+the same new map at once.
+
+    python bench/pages.py [--only 100k,1m,single-flight] [--cache DIR]
+
+100k: tweeteval_emoji (100,000 tweets), its vectors, map, clusters and graph computed first by
+`embedviz map` into the store (about 9 minutes cold; --cache DIR keeps that store for a later
+run). 1M: a generated file of 1,000,000 short texts with their own x, y and a group column, no
+vectors. Each page is opened in a new session of a browser that has loaded the app once (its
+scripts cached) after the server computed or loaded what the page needs, so the figure is what
+a user waits for on a return visit; "first" is the first session's figure, server work
+included. A page is "shown" when its main content is there: the map's points, the search
+results, the cluster tree, the outlier table, both compared maps, or the message asking before
+long work starts (pages that need vectors at 1M, where the file brings none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "datasets"
+TWEETS = SHARED / "tweeteval_emoji" / "data.csv.gz"
+VIEWPORT = {"width": 1400, "height": 1000}
+GOAL_SECONDS, GOAL_MB, GOAL_GB = 5.0, 5.0, 8.0
+
+MAP_DRAWN = """n => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullData &&
+  g._fullData.filter(t => t.mode === 'markers' && t.name !== 'query' && t.name !== 'filtered out')
+  .reduce((s, t) => s + (t._length || 0), 0) >= n }"""
+ASKED = "text=/takes about .* It starts when you ask/"
+
+
+def peak_gb(pid: int) -> float:
+    """The server's peak resident memory (VmHWM), in GB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+class Visit:
+    """One new page in a browser context, counting the bytes its websocket receives."""
+
+    def __init__(self, context, url: str) -> None:
+        self.page = context.new_page()
+        self.received = 0
+        self.page.on("websocket", lambda ws: ws.on("framereceived", self._count))
+        self.started = time.perf_counter()
+        self.page.goto(url)
+
+    def _count(self, payload) -> None:
+        self.received += len(payload)
+
+    def mark(self) -> None:
+        self.started, self.received = time.perf_counter(), 0
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def errors(self) -> list[str]:
+        found = self.page.locator("[data-testid=stException], [data-testid=stAlertContentError]")
+        return found.all_inner_texts()
+
+
+def wait_shown(visit: Visit, page: str, timeout_s: float, points: int) -> str:
+    """Wait for the page's main content; returns what was shown."""
+    p, ms = visit.page, timeout_s * 1000
+    asked = p.locator(ASKED)
+    if page == "map":
+        p.wait_for_function(MAP_DRAWN, arg=points, timeout=ms)
+        return f"{points:,} points"
+    if page == "data":
+        p.get_by_text("Dropped (empty)").wait_for(timeout=ms)
+        return "preview"
+    content = {
+        "search": p.get_by_text("More like this"),
+        "clusters": p.locator(".js-plotly-plot .treemap"),
+        "insights": p.get_by_text("Outlier scores"),
+        "compare": p.get_by_text("Texts whose neighbourhoods differ most"),
+    }[page]
+    content.or_(asked).first.wait_for(timeout=ms)
+    return "asks before starting" if asked.count() else "content"
+
+
+def visit_page(
+    context, url: str, page: str, points: int, timeout_s: float
+) -> tuple[float, float, str, list[str]]:
+    path = "" if page == "map" else f"/{page}"
+    visit = Visit(context, url + path)
+    shown = wait_shown(visit, page, timeout_s, points)
+    seconds = visit.seconds()
+    visit.page.wait_for_timeout(1500)  # the rest of the page's messages
+    result = (seconds, visit.received / 2**20, shown, visit.errors())
+    visit.page.close()
+    return result
+
+
+def search_steps(context, url: str, timeout_s: float) -> list[tuple[str, float, float]]:
+    """A typed query, then a "more like this" pick by row number: seconds and MB of each."""
+    visit = Visit(context, url + "/search")
+    visit.page.get_by_text("More like this").wait_for(timeout=timeout_s * 1000)
+    visit.page.wait_for_timeout(1000)
+    steps = []
+    visit.mark()
+    query = visit.page.get_by_label("Query", exact=True)
+    query.fill("happy birthday to my best friend")
+    query.press("Enter")
+    visit.page.get_by_text("Nearest texts").wait_for(timeout=timeout_s * 1000)
+    visit.page.wait_for_function(MAP_DRAWN, arg=1, timeout=timeout_s * 1000)
+    steps.append(("search: query typed, results and map shown", visit.seconds(), visit.received / 2**20))
+    visit.page.wait_for_timeout(1000)
+    visit.mark()
+    visit.page.get_by_text("by row number").click()
+    number = visit.page.get_by_label(__import__("re").compile("Text number"))
+    number.fill("4242")
+    number.press("Enter")
+    visit.page.wait_for_timeout(300)
+    visit.page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=timeout_s * 1000)
+    steps.append(('search: "more like this" by row number', visit.seconds(), visit.received / 2**20))
+    errors = visit.errors()
+    visit.page.close()
+    if errors:
+        raise RuntimeError(f"search shows an error: {errors}")
+    return steps
+
+
+def filter_steps(context, url: str, timeout_s: float, points: int) -> list[tuple[str, float, float]]:
+    """The map's text filter, then a metadata filter: seconds and MB until the dimmed map shows."""
+    visit = Visit(context, url)
+    visit.page.wait_for_function(MAP_DRAWN, arg=points, timeout=timeout_s * 1000)
+    visit.page.wait_for_timeout(1500)
+    visit.page.get_by_text("Filter", exact=True).click()
+    steps = []
+    visit.mark()
+    box = visit.page.get_by_label("Texts containing (words, or /a regular expression/)")
+    box.fill("group 3")
+    box.press("Enter")
+    visit.page.get_by_text("texts match").wait_for(timeout=timeout_s * 1000)
+    visit.page.wait_for_function(
+        "() => document.querySelector('.js-plotly-plot')._fullData.some(t => t.name === 'filtered out')",
+        timeout=timeout_s * 1000,
+    )
+    steps.append(
+        (
+            "map: text filter 'group 3' shown (matches drawn first, the rest dimmed)",
+            visit.seconds(),
+            visit.received / 2**20,
+        )
+    )
+    matched = visit.page.get_by_text("texts match").inner_text()
+    visit.page.wait_for_timeout(1000)
+    visit.mark()
+    box.fill("")
+    box.press("Enter")
+    visit.page.get_by_text("texts match").wait_for(state="hidden", timeout=timeout_s * 1000)
+    visit.page.wait_for_timeout(500)
+    visit.mark()
+    visit.page.locator("[data-testid=stSelectbox]").filter(has_text="Column").click()
+    visit.page.get_by_role("option", name="group", exact=True).click()
+    visit.page.locator("[data-testid=stMultiSelect]").click()
+    visit.page.get_by_role("option", name="g7", exact=True).click()
+    visit.page.keyboard.press("Escape")
+    visit.page.get_by_text("group is g7").wait_for(timeout=timeout_s * 1000)
+    visit.page.wait_for_function(
+        "() => document.querySelector('.js-plotly-plot')._fullData.some(t => t.name === 'filtered out')",
+        timeout=timeout_s * 1000,
+    )
+    steps.append(("map: metadata filter group = g7 shown", visit.seconds(), visit.received / 2**20))
+    errors = visit.errors()
+    visit.page.close()
+    if errors:
+        raise RuntimeError(f"the map shows an error: {errors}")
+    print(f"  {matched}", file=sys.stderr)
+    return steps
+
+
+def measure(name: str, path: Path, cache: Path, points: int, pages: list[str], extra) -> list[str]:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_process
+
+    rows, work = [], Path(tempfile.mkdtemp())
+    log = work / "server.log"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with streamlit_process(cache, log, script_args=(str(path),)) as (url, proc):
+            context = browser.new_context(viewport=VIEWPORT)
+            # the server reads the data, and app.py (which a page's own URL skips) starts its
+            # UMAP warm-up; once that is done, only the pages are timed
+            visit_page(context, url, "map", points, timeout_s=1800)
+            wait_for_line(log, "UMAP code ready")
+            for page in pages:
+                first, _, _, _ = visit_page(context, url, page, points, timeout_s=1800)
+                seconds, mb, shown, errors = visit_page(context, url, page, points, timeout_s=300)
+                met = seconds <= GOAL_SECONDS and mb < GOAL_MB and not errors
+                rows.append(
+                    f"| {name} | {page} | {shown} | {first:.1f} | {seconds:.1f} | {mb:.2f} "
+                    f"| {'; '.join(errors) or 'none'} | {'yes' if met else 'NO'} |"
+                )
+                print(rows[-1], flush=True)
+            for step, seconds, mb in extra(context, url):
+                met = seconds <= GOAL_SECONDS and mb < GOAL_MB
+                rows.append(
+                    f"| {name} | {step} | | | {seconds:.1f} | {mb:.2f} | none | {'yes' if met else 'NO'} |"
+                )
+                print(rows[-1], flush=True)
+            gb = peak_gb(proc.pid)
+        browser.close()
+    rows.append(f"| {name} | server peak memory | {gb:.2f} GB | | | | | {'yes' if gb < GOAL_GB else 'NO'} |")
+    print(rows[-1], flush=True)
+    return rows
+
+
+def wait_for_line(log: Path, text: str, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in log.read_text():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{text!r} not in {log} after {timeout_s:.0f} s")
+        time.sleep(0.5)
+
+
+def tweets_store(cache: Path | None) -> Path:
+    """A store holding the 100k tweets' vectors, graph, map and clusters (computed by the CLI)."""
+    cache = cache or Path(tempfile.mkdtemp(prefix="embedviz-pages-"))
+    env = dict(os.environ, EMBEDVIZ_CACHE_DIR=str(cache), EMBEDVIZ_MAX_ROWS="100000")
+    out = Path(tempfile.mkdtemp()) / "tweets.parquet"
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "embedviz", "map", str(TWEETS), "--out", str(out), "--quiet"],
+        env=env,
+        check=True,
+    )
+    print(f"[100k store ready in {time.perf_counter() - started:.0f} s]", file=sys.stderr, flush=True)
+    return cache
+
+
+def million_file() -> Path:
+    rng = np.random.default_rng(0)
+    n, groups = 1_000_000, 12
+    label = rng.integers(0, groups, n)
+    centres = rng.normal(scale=8, size=(groups, 2))
+    xy = centres[label] + rng.normal(size=(n, 2))
+    path = Path(tempfile.mkdtemp()) / "million.parquet"
+    pd.DataFrame(
+        {
+            "text": [f"point {i} of group {g}" for i, g in enumerate(label)],
+            "group": [f"g{g}" for g in label],
+            "x": xy[:, 0].astype(np.float32),
+            "y": xy[:, 1].astype(np.float32),
+        }
+    ).to_parquet(path)
+    return path
+
+
+PAGES = ["map", "data", "search", "clusters", "insights", "compare"]
+
+
+def hundred_k(cache: Path | None) -> list[str]:
+    store = tweets_store(cache)
+    return measure(
+        "100k tweets", TWEETS, store, 100_000, PAGES, lambda context, url: search_steps(context, url, 600)
+    )
+
+
+def one_million(cache: Path | None) -> list[str]:
+    from embedviz import figures
+
+    path = million_file()
+    store = Path(tempfile.mkdtemp(prefix="embedviz-pages-"))
+    return measure(
+        "1M rows (text, group, x, y)",
+        path,
+        store,
+        figures.SAMPLE_POINTS,
+        PAGES,
+        lambda context, url: filter_steps(context, url, 600, 1),
+    )
+
+
+def single_flight(cache: Path | None) -> list[str]:
+    """Two sessions ask for the same new map at the same moment: the server computes it once."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_process
+
+    source = Path(tempfile.mkdtemp()) / "snips5k.csv"
+    texts = pd.read_csv(SHARED / "snips" / "data.csv.gz")["text"].astype(str).tolist()[:5000]
+    pd.DataFrame({"text": texts}).to_csv(source, index=False)
+    store, work = Path(tempfile.mkdtemp(prefix="embedviz-pages-")), Path(tempfile.mkdtemp())
+    subprocess.run(  # vectors in the store, so both sessions wait on the map alone
+        [sys.executable, "-m", "embedviz", "map", str(source), "--out", str(work / "m.parquet"), "--quiet"],
+        env=dict(os.environ, EMBEDVIZ_CACHE_DIR=str(store)),
+        check=True,
+    )
+    log = work / "server.log"
+    with sync_playwright() as p, streamlit_process(store, log, script_args=(str(source),)) as (url, _):
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        warm = browser.new_context(viewport=VIEWPORT)
+        visit_page(warm, url, "map", 5000, 600)  # the server reads the file and warms up first
+        wait_for_line(log, "UMAP code ready")
+        before = log.read_text().count("pipeline: projection:")
+        link = f"{url}/?reducer=umap&dims=3&n_neighbors=12"  # a map nobody computed yet
+        a = Visit(browser.new_context(viewport=VIEWPORT), link)
+        b = Visit(browser.new_context(viewport=VIEWPORT), link)
+        for visit in (a, b):
+            visit.page.wait_for_function(MAP_DRAWN, arg=5000, timeout=600_000)
+        both = max(a.seconds(), b.seconds())
+        browser.close()
+    computed = log.read_text().count("pipeline: projection:") - before
+    met = computed == 1
+    row = f"| two sessions open the same new 3-D UMAP of 5k texts at once | both drawn after {both:.1f} s; computed {computed} time(s) | once | {'yes' if met else 'NO'} |"
+    print(row, flush=True)
+    return [row]
+
+
+SECTIONS = {"100k": hundred_k, "1m": one_million, "single-flight": single_flight}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default=",".join(SECTIONS))
+    parser.add_argument("--cache", type=Path, help="keep the 100k store here (reused when run again)")
+    args = parser.parse_args()
+    os.environ["EMBEDVIZ_LOG_LEVEL"] = "INFO"  # the servers say when their start-up work is done
+    rows, flights = [], []
+    for name in args.only.split(","):
+        started = time.perf_counter()
+        (flights if name == "single-flight" else rows).extend(SECTIONS[name](args.cache))
+        print(f"[{name}: {time.perf_counter() - started:.0f} s]", file=sys.stderr, flush=True)
+    if rows:
+        print(
+            "\n| data | page or step | shown | first (s) | once computed (s) | MB sent | page errors | goal met |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        print("\n".join(rows))
+    if flights:
+        print("\n| case | measured | goal | met |\n|---|---|---|---|")
+        print("\n".join(flights))
+
+
+if __name__ == "__main__":
+    main()
