@@ -86,14 +86,17 @@ def filter_controls(corpus) -> None:
     """Text and metadata filters; they dim what they leave out, and the table and exports
     follow them."""
     current = state.map_filter()
-    with st.expander("Filter", expanded=current.active):
+    # a row of its own, always open: an expander's state does not survive the reruns a filter makes
+    with st.container():
         left, middle, right = st.columns([2, 1, 2])
         text = left.text_input(
-            "Texts containing (words, or /a regular expression/)", value=current.text, key="map.w.filter"
+            "Filter: texts containing (words, or /a regular expression/)",
+            value=current.text,
+            key="map.w.filter",
         )
         columns = ["(none)", *corpus.metadata_columns]
         column = middle.selectbox(
-            "Column",
+            "Filter by column",
             columns,
             index=columns.index(current.column) if current.column in columns else 0,
             key="map.w.filter_column",
