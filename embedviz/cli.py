@@ -13,6 +13,7 @@ from pathlib import Path
 
 from embedviz.backends import BACKENDS, DEFAULT_BACKEND, build_backend
 from embedviz.backends.base import Backend
+from embedviz.backends.local import DEFAULT_PRECISION, PRECISIONS
 from embedviz.cluster import CLUSTER_METHODS, ClusterParams
 from embedviz.corpus import Corpus, load_corpus
 from embedviz.errors import EmbedvizError, InputError
@@ -77,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dimensions", type=int, help="vector size (openai text-embedding-3-*, tfidf)")
         p.add_argument("--base-url", help="OpenAI-compatible server (openai backend)")
         p.add_argument("--batch-size", type=int, default=32, help="sentence-transformers batch size")
+        p.add_argument(
+            "--precision",
+            choices=PRECISIONS,
+            default=DEFAULT_PRECISION,
+            help=f"sentence-transformers on the CPU: int8 (ONNX, built once from the bundled weights) or fp32 (default {DEFAULT_PRECISION})",
+        )
         p.add_argument("--vectors", help="precomputed backend: a column name or a .npy file")
         p.add_argument("--cache-dir", help="store folder (default: $EMBEDVIZ_CACHE_DIR or user cache)")
         p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
@@ -122,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--dimensions", type=int, help="vector size (openai backend)")
     v.add_argument("--base-url", help="upstream OpenAI-compatible server (openai backend)")
     v.add_argument("--batch-size", type=int, default=32)
+    v.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION, help="sentence-transformers")
     v.add_argument("--cache-dir", help="store folder (default: $EMBEDVIZ_CACHE_DIR or user cache)")
 
     s = sub.add_parser("search", help="print the texts nearest a query as JSON lines")
@@ -139,6 +147,7 @@ def backend_from_args(args: argparse.Namespace, corpus: Corpus | None = None) ->
         dimensions=args.dimensions,
         base_url=args.base_url,
         batch_size=args.batch_size,
+        precision=getattr(args, "precision", None),
         vectors=vectors,
         source=getattr(args, "vectors", None),
     )

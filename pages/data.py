@@ -3,7 +3,7 @@
 import streamlit as st
 
 from embedviz.backends import BACKENDS, DEFAULT_BACKEND
-from embedviz.backends.local import DEFAULT_MODEL
+from embedviz.backends.local import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
 from embedviz.backends.openai import DEFAULT_MODEL as OPENAI_DEFAULT
 from embedviz.backends.openai import MODELS as OPENAI_MODELS
 from embedviz.corpus import FORMATS
@@ -70,8 +70,22 @@ name = st.selectbox(
 )
 if name == "sentence-transformers":
     model = st.text_input("Model (bundled name or a local folder)", value=choice.model or DEFAULT_MODEL)
-    batch = st.number_input("Batch size", 1, 1024, choice.batch_size)
-    new = BackendChoice(name, model=model if model != DEFAULT_MODEL else None, batch_size=int(batch))
+    left, right = st.columns(2)
+    batch = left.number_input("Batch size", 1, 1024, choice.batch_size)
+    precision = right.radio(
+        "Precision",
+        PRECISIONS,
+        index=PRECISIONS.index(choice.precision or DEFAULT_PRECISION),
+        horizontal=True,
+        help="int8: the model quantized for the CPU (built once from the bundled weights, about "
+        "30 s); fp32: the model as published. Their vectors are kept apart.",
+    )
+    new = BackendChoice(
+        name,
+        model=model if model != DEFAULT_MODEL else None,
+        batch_size=int(batch),
+        precision=None if precision == DEFAULT_PRECISION else precision,
+    )
 elif name == "openai":
     models = list(OPENAI_MODELS)
     model = st.selectbox(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from tests.planted import PlantedBackend, planted_frame
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The int8 model is built once per test run (about 15 s), not once per test's store folder.
+os.environ.setdefault("EMBEDVIZ_MODELS_DIR", tempfile.mkdtemp(prefix="embedviz-models-"))
 register_backend("planted", PlantedBackend)
 
 

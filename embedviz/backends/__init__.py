@@ -60,15 +60,16 @@ def build_backend(
     dimensions: int | None = None,
     base_url: str | None = None,
     batch_size: int = 32,
+    precision: str | None = None,
     api_key: str | None = None,
     vectors=None,
     source: str | None = None,
 ) -> Backend:
     """A backend from the settings the CLI and the page share, each passed where it applies:
-    model and batch size (sentence-transformers), model, dimensions, base URL and key (openai),
+    model, batch size and precision (sentence-transformers), model, dimensions, base URL and key (openai),
     dimensions (tfidf), vectors (precomputed), model (any other registered backend)."""
     if name == "sentence-transformers":
-        options = {"model": model, "batch_size": batch_size}
+        options = {"model": model, "batch_size": batch_size, "precision": precision}
     elif name == "openai":
         options = {"model": model, "dimensions": dimensions, "base_url": base_url, "api_key": api_key}
     elif name == "tfidf":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from embedviz import analysis, pipeline
-from embedviz.backends import build_backend
+from embedviz import analysis, pipeline, samples
+from embedviz.backends import DEFAULT_BACKEND, build_backend
 from embedviz.backends.base import Backend
 from embedviz.backends.precomputed import vectors_from_column
 from embedviz.cluster import ClusterParams
@@ -29,7 +30,7 @@ from embedviz.memo import Memo
 from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, top_k
 from embedviz.progress import Progress
 from embedviz.reduce import Projection, ReduceParams, resolve
-from embedviz.samples import load_sample
+from embedviz.samples import SAMPLES, load_sample
 from embedviz.store import Store
 from embedviz.ui import state
 from embedviz.ui.state import BackendChoice, DataSource
@@ -57,10 +58,19 @@ def store() -> Store:
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> bool:
-    """Once per server, when its first session starts (Streamlit runs nothing earlier): UMAP's
-    numba code is compiled, or loaded from disk, on a background thread."""
+    """Once per server, when its first session starts (Streamlit runs nothing earlier): the
+    default model is loaded (its int8 form built first, once per machine), and UMAP's numba
+    code compiled or loaded from disk, on background threads. The sample's map needs neither
+    (its vectors ship with it, t-SNE draws it); the first upload and query find them ready."""
     from embedviz.reduce import warm_up_in_background
 
+    def prepare() -> None:
+        try:
+            build_backend(DEFAULT_BACKEND).prepare()
+        except Exception:  # the first encode loads it instead, and says what went wrong
+            log.warning("loading the default model in the background failed", exc_info=True)
+
+    threading.Thread(target=prepare, name="embedviz-model", daemon=True).start()
     warm_up_in_background()
     return True
 
@@ -162,6 +172,7 @@ def backend(choice: BackendChoice, data: Corpus) -> Backend:
         dimensions=choice.dimensions,
         base_url=choice.base_url,
         batch_size=choice.batch_size,
+        precision=choice.precision,
         api_key=state.api_key() if choice.name == "openai" else None,
         vectors=vectors,
         source=choice.vectors,
@@ -175,6 +186,8 @@ def embeddings_key(data: Corpus, choice: BackendChoice | None = None) -> tuple:
 def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
     choice = choice or state.backend()
     key = embeddings_key(data, choice)
+    if data.name in SAMPLES:  # a sample's vectors ship with it: no model needed for its map
+        shared(("seed", key), lambda: samples.seed_store(data.name, backend(choice, data), store()))
     if memo().peek(key) is None:
         # counted once per server (a count over a million texts takes seconds); a stopped run's
         # progress only makes the estimate high
@@ -185,8 +198,16 @@ def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
         consent(key, what, embedding_seconds(choice.name, missing, data.mean_chars))
 
     def compute() -> Embeddings:
+        model = backend(choice, data)
+        note = st.empty()
+        if hasattr(model, "loaded") and not model.loaded():
+            note.caption(f"Loading the embedding model ({choice.name}), once per server…")
+        if hasattr(model, "on_build"):
+            model.on_build = lambda message: note.caption(f"{message[0].upper()}{message[1:]}…")
         with progress_bar("Embedding", key) as report:
-            return pipeline.embeddings(data, backend(choice, data), store(), report)
+            result = pipeline.embeddings(data, model, store(), report)
+        note.empty()
+        return result
 
     return shared(key, compute)
 

@@ -13,7 +13,8 @@ def sidebar() -> None:
         st.caption("Data")
         st.write(f"**{source.name}**")
         st.caption("Backend")
-        st.write(f"{choice.name}" + (f" · {choice.model}" if choice.model else ""))
+        details = [d for d in (choice.model, choice.precision) if d]
+        st.write(" · ".join([choice.name, *details]))
 
 
 LABEL_NAMES = ("label", "labels", "group", "topic", "category", "class")

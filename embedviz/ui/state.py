@@ -48,6 +48,8 @@ class BackendChoice:
     dimensions: int | None = None
     base_url: str | None = None
     batch_size: int = 32
+    precision: str | None = None
+    """sentence-transformers: int8 or fp32; None is the default precision."""
     vectors: str | None = None
     """precomputed: the column that holds the vectors."""
 

@@ -1,0 +1,269 @@
+"""The local model in int8, for CPUs with fast int8 matrix products (AVX-512 VNNI, AMX, ARM dot
+products): the transformer is exported to ONNX from the weights on disk (nothing is
+downloaded), its attention fused by onnxruntime's transformer optimizer, and its linear layers
+quantized to int8 (dynamic, per channel; the embedding table stays fp32, which keeps every
+text's vector within cosine 0.98 of fp32's). Mean pooling and normalisation follow the model's own
+sentence-transformers configuration.
+
+The result is kept beside the store under a folder named by the model, the precision and the
+versions of every library that made it: a change of any of them builds a new one. A folder is
+written whole under a temporary name and renamed into place, and its manifest holds the
+model file's sha256, so a half-written or damaged model is never read: it is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from embedviz.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+BUILD_VERSION = 2
+"""Bump when the way the model is built changes."""
+LIBRARIES = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime")
+MODEL_FILE, MANIFEST = "model.onnx", "manifest.json"
+
+_sessions: dict[str, Int8Encoder] = {}
+_lock = threading.Lock()
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def models_dir() -> Path:
+    """`$EMBEDVIZ_MODELS_DIR`, else `models/` beside the default store."""
+    folder = os.environ.get("EMBEDVIZ_MODELS_DIR")
+    if folder:
+        return Path(folder)
+    from embedviz.store import default_store_path
+
+    return default_store_path().parent / "models"
+
+
+def folder_for(model_path: str, root: Path) -> Path:
+    """Where the int8 build of the model at `model_path` lives under `root`."""
+    weights = sorted(p for p in Path(model_path).rglob("*") if p.suffix in (".safetensors", ".bin", ".json"))
+    identity = {
+        "model": Path(model_path).name,
+        "files": [(str(p.relative_to(model_path)), p.stat().st_size) for p in weights],
+        "precision": "int8",
+        "versions": versions(),
+        "build": BUILD_VERSION,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return root / f"{Path(model_path).name}-int8-{digest}"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _readable(folder: Path) -> dict | None:
+    """The manifest of a complete, undamaged build, else None."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        if _sha256(folder / MODEL_FILE) != manifest["sha256"]:
+            return None
+        return manifest
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def loaded() -> bool:
+    return bool(_sessions)
+
+
+def encoder(model_path: str, root: Path, on_build: Callable[[str], None] | None = None) -> Int8Encoder:
+    """The int8 encoder of a model: loaded once per process, built first if needed (or if the
+    build on disk is missing or damaged)."""
+    folder = folder_for(model_path, root)
+    with _lock:
+        if str(folder) in _sessions:
+            return _sessions[str(folder)]
+        manifest = _readable(folder)
+        if manifest is None:
+            if folder.exists():
+                log.warning("the int8 model in %s is damaged or incomplete; building it again", folder)
+            message = "building the int8 model from the bundled weights (once per machine, about a minute)"
+            log.info(message)
+            if on_build is not None:
+                on_build(message)
+            build(model_path, folder)
+            manifest = _readable(folder)
+            if manifest is None:
+                raise BackendError(f"the int8 model could not be built in {folder}.")
+        _sessions[str(folder)] = Int8Encoder(folder, manifest)
+        return _sessions[str(folder)]
+
+
+def build(model_path: str, folder: Path) -> None:
+    """Export, fuse and quantize; the folder appears whole or not at all."""
+    try:
+        import onnx
+        import onnxruntime  # noqa: F401
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from onnxruntime.transformers import optimizer
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        raise BackendError(
+            f"int8 needs onnx and onnxruntime ({e.name} is missing): pip install -r requirements.txt"
+        ) from None
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        # Eager attention exports as plain MatMul/Softmax, which the optimizer fuses into one
+        # Attention op (and quantization into QAttention); scaled_dot_product_attention does not fuse.
+        model = SentenceTransformer(model_path, device="cpu", model_kwargs={"attn_implementation": "eager"})
+        transformer = model[0].auto_model.eval()
+        config = transformer.config
+        dummy = model.tokenizer(
+            ["an example sentence", "a second, longer example sentence with padding"],
+            padding=True,
+            return_tensors="pt",
+        )
+        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in dummy]
+        axes = {n: {0: "batch", 1: "tokens"} for n in names} | {
+            "last_hidden_state": {0: "batch", 1: "tokens"}
+        }
+
+        class Hidden(torch.nn.Module):  # the transformer's last hidden state only
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, *inputs):
+                return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
+
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on shapes it fixed: not the user's concern
+            torch.onnx.export(
+                Hidden(transformer),
+                tuple(dummy[n] for n in names),
+                str(work / "fp32.onnx"),
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+        fused = optimizer.optimize_model(
+            str(work / "fp32.onnx"),
+            model_type="bert",
+            num_heads=config.num_attention_heads,
+            hidden_size=config.hidden_size,
+        )
+        fused.save_model_to_file(str(work / "fused.onnx"))
+        quantize_dynamic(  # fused ops come from onnxruntime's own domain, beyond shape inference
+            str(work / "fused.onnx"),
+            str(work / MODEL_FILE),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul", "Attention"],
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        for name in ("fp32.onnx", "fused.onnx"):
+            (work / name).unlink()
+        model.tokenizer.save_pretrained(str(work / "tokenizer"))
+        manifest = {
+            "inputs": names,
+            "max_tokens": int(model.max_seq_length),
+            "pooling": _pooling(model),
+            "normalize": any(type(m).__name__ == "Normalize" for m in model),
+            "sha256": _sha256(work / MODEL_FILE),
+            "versions": versions(),
+        }
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(work, folder)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _pooling(model) -> str:
+    pooling = next((m for m in model if type(m).__name__ == "Pooling"), None)
+    if pooling is None:
+        return "mean"
+    for mode in ("cls", "max", "mean"):
+        if getattr(
+            pooling, f"pooling_mode_{mode}_token" if mode != "mean" else "pooling_mode_mean_tokens", False
+        ):
+            return mode
+    return "mean"
+
+
+class Int8Encoder:
+    """An onnxruntime session with the model's tokenizer and pooling: texts -> unit vectors."""
+
+    def __init__(self, folder: Path, manifest: dict) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = os.cpu_count() or 1
+        self.session = ort.InferenceSession(
+            str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))
+        self.manifest = manifest
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """(n,) texts -> float32 (n, d), input order; batches of similar length run together."""
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            batch = self.tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=self.manifest["max_tokens"],
+                return_tensors="np",
+            )
+            feeds = {n: batch[n].astype(np.int64) for n in self.manifest["inputs"]}
+            hidden = self.session.run(None, feeds)[0]
+            pooled = _pool(hidden, feeds["attention_mask"], self.manifest["pooling"])
+            for i, row in zip(rows, pooled, strict=True):
+                out[i] = row
+        vectors = np.vstack(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
+        if self.manifest["normalize"] and len(vectors):
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """hidden (b, t, d), mask (b, t) -> (b, d)."""
+    if mode == "cls":
+        return hidden[:, 0]
+    weights = mask[:, :, None].astype(hidden.dtype)
+    if mode == "max":
+        return np.where(weights > 0, hidden, -np.inf).max(axis=1)
+    return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
