@@ -6,7 +6,6 @@ from embedviz.ui import compute, layout
 
 st.set_page_config(page_title="embedviz", page_icon="🔭", layout="wide")
 layout.server_logging()
-compute.warm_up()
 pages = st.navigation(
     [
         st.Page("pages/map.py", title="Map", icon=":material/map:", default=True),
@@ -19,3 +18,6 @@ pages = st.navigation(
 )
 layout.sidebar()
 pages.run()
+# After the page is drawn: the first map of a new server (the sample's) waits for neither the
+# model nor UMAP's compilation, which would hold the import lock t-SNE's module check waits on.
+compute.warm_up()
