@@ -31,8 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from embedviz import Store, embed, make_backend  # noqa: E402
-from embedviz.backends.local import DEFAULT_PRECISION  # noqa: E402
-from embedviz.backends.local import load_model  # noqa: E402
+from embedviz.backends.local import DEFAULT_PRECISION, load_model  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 SNIPS = SHARED / "snips" / "data.csv.gz"
