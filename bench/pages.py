@@ -29,8 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from scale import million_points_file  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 TWEETS = SHARED / "tweeteval_emoji" / "data.csv.gz"
@@ -247,24 +249,6 @@ def tweets_store(cache: Path | None) -> Path:
     return cache
 
 
-def million_file() -> Path:
-    rng = np.random.default_rng(0)
-    n, groups = 1_000_000, 12
-    label = rng.integers(0, groups, n)
-    centres = rng.normal(scale=8, size=(groups, 2))
-    xy = centres[label] + rng.normal(size=(n, 2))
-    path = Path(tempfile.mkdtemp()) / "million.parquet"
-    pd.DataFrame(
-        {
-            "text": [f"point {i} of group {g}" for i, g in enumerate(label)],
-            "group": [f"g{g}" for g in label],
-            "x": xy[:, 0].astype(np.float32),
-            "y": xy[:, 1].astype(np.float32),
-        }
-    ).to_parquet(path)
-    return path
-
-
 PAGES = ["map", "data", "search", "clusters", "insights", "compare"]
 
 
@@ -304,7 +288,7 @@ def map_trust_at(cache: Path) -> str:
 def one_million(cache: Path | None) -> list[str]:
     from embedviz import figures
 
-    path = million_file()
+    path = million_points_file()
     store = Path(tempfile.mkdtemp(prefix="embedviz-pages-"))
     return measure(
         "1M rows (text, group, x, y)",
