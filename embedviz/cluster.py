@@ -4,13 +4,16 @@ Two levels, because one granularity never fits every corpus: intent-like data ha
 tight groups, a news corpus four broad topics. Every fine cluster lies inside exactly one broad
 topic. Labels are integers numbered largest first; -1 is noise (hdbscan only).
 
-`auto` has no random step below AUTO_SAMPLE texts, so every seed gives the same clusters: a
-Ward tree over a PCA of the vectors, cut at each candidate k and refined by KMeans started from
-the cut's centres. The fine k is the fewest clusters whose silhouette is within 2% of the best,
-with at least FINE_MIN of them. The broad topics group the fine clusters (weighted KMeans over
-their centres) into the k of best silhouette. Silhouette over the texts rewards the coarsest
-split; over groupings of fine clusters that already hold intent-like groups whole, it does
-not, so the broad level of many-topic data stays many.
+`auto` has no random step below AUTO_SAMPLE texts, so every seed gives the same clusters: one
+Ward tree over a PCA of the vectors (kNN connectivity), cut at candidate k, each level's cut
+refined by KMeans started from the cut's centres (fine clusters inside each broad topic's
+texts, so every fine cluster lies in one topic). Each level's k is the cut of best modularity
+on the texts' kNN graph: the share of neighbour links that stay inside a cluster, less what
+chance would keep, at a resolution (FINE_RESOLUTION, BROAD_RESOLUTION) that sets how much
+denser than chance a group must be to stand alone. Silhouette, the usual score, rewards the
+coarsest split and collapses corpora of many broad topics into two or three; modularity's
+chance term halves with every doubling of k, so well-separated topics stay apart however many
+there are.
 """
 
 from __future__ import annotations
@@ -32,6 +35,19 @@ CLUSTER_METHODS: tuple[ClusterMethod, ...] = ("auto", "kmeans", "hdbscan", "aggl
 AGGLOMERATIVE_MAX_ROWS = 50_000
 K_CANDIDATES = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 25, 30, 35, 40, 50, 60, 70, 80, 100)
 K_CANDIDATES += (120, 150, 200, 250, 300)
+FINE_RESOLUTION = 5.0
+"""Fine clusters: a group stands alone unless its links to the rest exceed a fifth of what
+chance gives (intents, sub-topics)."""
+BROAD_RESOLUTION = 0.5
+"""Broad topics: groups merge unless their links fall under twice what chance gives. There are
+at most half as many as the fine clusters, so the overview is coarser than the detail."""
+PIECE_MIN = 5
+"""Where a broad topic's border cuts a fine cluster of the tree, a piece of at least this many
+texts (a thousandth of a large corpus, down to 2 in a small one) stays a fine cluster of its
+own in each topic."""
+FINE_LINKS = 15
+"""Fine clusters are scored on the 15 nearest neighbours' links, narrowed to a fiftieth of a
+corpus under 750 texts (at least 5): links wider than a small corpus's groups would join them."""
 FINE_MIN = 10
 """The fine level has at least this many clusters (or a fifth of the texts, if fewer): the
 broad level gives the overview, the fine level the detail."""
@@ -40,18 +56,14 @@ FINE_TEXTS_PER_CLUSTER = 10
 smaller groups are noise more than topics."""
 BROAD_MAX = 30
 """Broad topics are few enough to name on a map."""
-OVERVIEW_NEAR_BEST = 0.05
-"""Where the fine clusters score best ungrouped, the broad level takes the most topics within
-5% of the best grouping into at most half as many (silhouette favours the coarsest split)."""
-NEAR_BEST = 0.02
-"""The fine k is the fewest clusters whose silhouette is within 2% of the best one's."""
 SILHOUETTE_SAMPLE = 3000
 SPACE_DIMENSIONS = 50
 """auto partitions a PCA of the vectors: the same groups as the full space, several times faster."""
 CONNECTIVITY_NEIGHBORS = 10
 AUTO_SAMPLE = 25_000
 """auto above this many texts: clusters are found on a random sample of this size, then every
-other text joins the cluster most of its graph neighbours are in."""
+other text joins the cluster most of its graph neighbours are in. Broad topics of the other
+methods are scored on an even sample of this size."""
 PROPAGATE_NEIGHBORS = 15
 """Neighbours that vote when a text joins a cluster: the first columns of any graph at least
 this wide, so a wider graph (the CLI's or the app's) gives the same clusters."""
@@ -109,20 +121,20 @@ def cluster(
     vectors: np.ndarray, params: ClusterParams = ClusterParams(), *, neighbors: Neighbors | None = None
 ) -> Clustering:
     """Cluster unit vectors (n, d) at two levels. `neighbors` (a kNN graph of the same rows,
-    at least 15 wide) spares a neighbour search for auto and agglomerative."""
+    at least 15 wide) spares a neighbour search."""
     n = len(vectors)
     if n < 3:
         zeros = np.zeros(n, dtype=np.int64)
         return Clustering(zeros, zeros.copy(), (f"{n} text(s): one cluster.",))
     notes: list[str] = []
+    if params.method == "auto":
+        run = _auto_sampled if n > AUTO_SAMPLE else _auto
+        labels, broad = run(vectors, params, neighbors, notes)
+        return Clustering(_by_size(labels), _by_size(broad), tuple(notes))
     if params.method == "hdbscan":
         labels = _hdbscan(vectors, params)
         if not params.keep_noise:
             labels = _assign_noise(vectors, labels)
-    elif params.method == "auto" and n > AUTO_SAMPLE:
-        labels = _auto_sampled(vectors, params, neighbors, notes)
-    elif params.method == "auto":
-        labels = _auto(vectors, params, neighbors, notes)
     else:
         fit = _agglomerative_fitter(vectors, neighbors) if params.method == "agglomerative" else _kmeans
         k = params.k
@@ -134,7 +146,7 @@ def cluster(
             k = n
         labels = fit(vectors, k, params.seed)
     labels = _by_size(labels)
-    broad = _by_size(broad_topics(vectors, labels, params, notes))
+    broad = _by_size(broad_topics(vectors, labels, params, notes, neighbors=neighbors))
     return Clustering(labels, broad, tuple(notes))
 
 
@@ -203,42 +215,139 @@ def _refine(space: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = 
     return KMeans(k, init=centres, n_init=1, max_iter=100).fit_predict(space, sample_weight=w)
 
 
-def _auto(vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]):
+def _auto(
+    vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fine, broad) labels (n,) from one Ward tree: each level the cut of best modularity at
+    its resolution (or the k asked for), refined; each fine cluster inside one broad topic."""
     n = len(vectors)
     space = _space(vectors)
     graph = neighbors if neighbors is not None else knn_graph(vectors, PROPAGATE_NEIGHBORS)
-    if params.k is not None:
-        k = min(params.k, n)
-        return _refine(space, _ward_cuts(space, graph, [k])[k])
+    links = _links(graph)
+    fine_links = _links(graph, min(FINE_LINKS, max(5, n // 50)))
     limit = max(2, min(params.k_max, max(n // FINE_TEXTS_PER_CLUSTER, min(n // 5, 100)), n - 1))
     floor = min(FINE_MIN, max(2, n // 5))
-    candidates = [k for k in K_CANDIDATES if floor <= k <= limit] or [min(floor, limit)]
-    cuts = _ward_cuts(space, graph, candidates)
-    sample = _even_sample(n, SILHOUETTE_SAMPLE)
-    partitions = {k: _refine(space, cuts[k]) for k in candidates}
-    scores = {k: _silhouette(vectors, labels, sample) for k, labels in partitions.items()}
-    best = max(scores.values())
-    k = min(k for k, s in scores.items() if s >= best - NEAR_BEST * abs(best))
-    notes.append(
-        f"{k} fine clusters: the fewest whose silhouette is within 2% of the best "
-        f"({candidates[0]} to {candidates[-1]} tried)."
-    )
-    return partitions[k]
+    if params.k is not None:
+        fine_ks = [min(params.k, n)]
+    else:
+        fine_ks = [k for k in K_CANDIDATES if floor <= k <= limit] or [min(floor, limit)]
+    broad_ks = [k for k in K_CANDIDATES if k <= min(BROAD_MAX, max(fine_ks))]
+    if params.broad_k is not None:
+        broad_ks = [min(params.broad_k, max(fine_ks))]
+    cuts = _ward_cuts(space, graph, sorted(set(fine_ks) | set(broad_ks)))
+    k = _best_cut(cuts, fine_ks, fine_links, FINE_RESOLUTION)
+    overview = broad_ks if params.broad_k is not None else [b for b in broad_ks if b <= max(2, k // 2)]
+    k_broad = _best_cut(cuts, overview or broad_ks[:1], links, BROAD_RESOLUTION)
+    broad = _refine(space, cuts[k_broad])
+    if params.k is not None:  # the fine k asked for, exactly; each cluster joins its main topic
+        fine = _refine(space, cuts[k])
+        broad = _nest(fine, broad)
+    else:
+        fine = _within_topics(space, cuts[k], broad, min(max(PIECE_MIN, n // 1000), max(2, n // 50)))
+    if params.k is None:
+        notes.append(
+            f"{_count(fine)} fine clusters: the best cut by modularity at resolution {FINE_RESOLUTION:g} "
+            f"({k}, of {fine_ks[0]} to {fine_ks[-1]} tried), found inside each broad topic."
+        )
+    if params.broad_k is None:
+        notes.append(
+            f"{_count(broad)} broad topics: the best modularity at resolution {BROAD_RESOLUTION:g} "
+            f"(2 to {broad_ks[-1]} tried)."
+        )
+    return fine, broad
 
 
-def _auto_sampled(vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]):
-    """auto on a random sample, then the rest by their neighbours' clusters."""
+def _within_topics(space: np.ndarray, cut: np.ndarray, broad: np.ndarray, piece_min: int) -> np.ndarray:
+    """Fine clusters inside each broad topic: the pieces of the fine cut that fall in the topic
+    (at least piece_min texts) refined by KMeans on the topic's texts alone, so the topics keep
+    their own borders and every fine cluster lies in one. (n,)"""
+    from sklearn.cluster import KMeans
+
+    fine = np.empty(len(space), dtype=np.int64)
+    first = 0
+    for topic in range(int(broad.max()) + 1):
+        rows = np.nonzero(broad == topic)[0]
+        pieces, counts = np.unique(cut[rows], return_counts=True)
+        seeds = pieces[counts >= piece_min]
+        if len(seeds) <= 1:
+            fine[rows] = first
+            first += 1
+            continue
+        centres = np.vstack([space[rows[cut[rows] == p]].mean(axis=0) for p in seeds])
+        fine[rows] = first + KMeans(len(seeds), init=centres, n_init=1, max_iter=100).fit_predict(space[rows])
+        first += len(seeds)
+    return fine
+
+
+def _best_cut(cuts: dict[int, np.ndarray], ks: list[int], links, resolution: float) -> int:
+    """The k in ks whose cut has the best modularity; ties go to the fewer clusters."""
+    if len(ks) == 1:
+        return ks[0]
+    return max(ks, key=lambda k: (modularity(links, cuts[k], resolution), -k))
+
+
+def _auto_sampled(
+    vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """auto on a random sample, then the rest by their neighbours' clusters; each text's broad
+    topic is its fine cluster's."""
     n = len(vectors)
     sample = np.sort(np.random.default_rng(params.seed).choice(n, AUTO_SAMPLE, replace=False))
     part = vectors[sample]
+    fine_part, broad_part = _auto(part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes)
     labels = np.full(n, -1, dtype=np.int64)
-    labels[sample] = _auto(part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes)
+    labels[sample] = fine_part
     notes.append(
         f"clusters found on a random sample of {AUTO_SAMPLE:,} texts; "
         f"the other {n - AUTO_SAMPLE:,} joined their nearest neighbours' clusters."
     )
     graph = neighbors if neighbors is not None else knn_graph(vectors, PROPAGATE_NEIGHBORS)
-    return propagate(vectors, labels, graph)
+    labels = propagate(vectors, labels, graph)
+    parent = np.zeros(int(fine_part.max()) + 1, dtype=np.int64)
+    parent[fine_part] = broad_part
+    return labels, parent[labels]
+
+
+# modularity: how much more a partition keeps the kNN links inside its clusters than chance
+
+
+def _links(neighbors: Neighbors, width: int = PROPAGATE_NEIGHBORS):
+    """The kNN graph's first `width` columns as symmetric links: (rows, cols) of every link in
+    both directions (a mutual pair counts twice)."""
+    n = len(neighbors.indices)
+    width = min(neighbors.k, width)
+    rows = np.repeat(np.arange(n), width)
+    cols = neighbors.indices[:, :width].ravel()
+    keep = cols >= 0
+    rows, cols = rows[keep], cols[keep]
+    return np.concatenate([rows, cols]), np.concatenate([cols, rows])
+
+
+def modularity(links, labels: np.ndarray, resolution: float = 1.0) -> float:
+    """Newman's modularity with a resolution (Reichardt and Bornholdt): the share of links
+    inside clusters less resolution x the share chance would put there. Rows labelled -1 and
+    their links are left out."""
+    rows, cols = links
+    keep = (labels[rows] >= 0) & (labels[cols] >= 0)
+    a, b = labels[rows[keep]], labels[cols[keep]]
+    total = len(a)
+    if total == 0:
+        return 0.0
+    k = int(labels.max()) + 1
+    inside = np.bincount(a[a == b], minlength=k) / total
+    degree = np.bincount(a, minlength=k) / total
+    return float(inside.sum() - resolution * (degree**2).sum())
+
+
+def _nest(fine: np.ndarray, broad: np.ndarray) -> np.ndarray:
+    """Each fine cluster's texts all take the broad topic most of them are in: (n,)."""
+    k_fine, k_broad = int(fine.max()) + 1, int(broad.max()) + 1
+    counts = np.bincount(fine * k_broad + broad, minlength=k_fine * k_broad).reshape(k_fine, k_broad)
+    return counts.argmax(axis=1)[fine]
+
+
+def _count(labels: np.ndarray) -> int:
+    return len(set(labels.tolist()) - {-1})
 
 
 def propagate(vectors: np.ndarray, labels: np.ndarray, neighbors: Neighbors, rounds: int = 5) -> np.ndarray:
@@ -270,14 +379,19 @@ def propagate(vectors: np.ndarray, labels: np.ndarray, neighbors: Neighbors, rou
 
 
 def broad_topics(
-    vectors: np.ndarray, fine: np.ndarray, params: ClusterParams, notes: list[str] | None = None
+    vectors: np.ndarray,
+    fine: np.ndarray,
+    params: ClusterParams,
+    notes: list[str] | None = None,
+    *,
+    neighbors: Neighbors | None = None,
 ) -> np.ndarray:
     """Group fine clusters (labels (n,), -1 noise) into broad topics: (n,), noise stays -1.
 
     The groups are weighted KMeans over the fine clusters' centres, started from a Ward tree of
     them (deterministic). Their number is params.broad_k, or the k from 2 to BROAD_MAX whose
-    grouping has the best silhouette over the texts (the fine clusters themselves, when no
-    coarser grouping scores better).
+    grouping has the best modularity at BROAD_RESOLUTION on the texts' kNN graph (on an even
+    sample of AUTO_SAMPLE texts beyond that many).
     """
     notes = notes if notes is not None else []
     clusters = sorted(set(fine.tolist()) - {-1})
@@ -292,27 +406,27 @@ def broad_topics(
     units = np.array([index[c] for c in fine[members]])
     sizes = np.bincount(units, minlength=k_fine).astype(np.float64)
     centres = np.vstack([space[units == i].mean(axis=0) for i in range(k_fine)])
-    candidates = [k for k in K_CANDIDATES if k <= min(BROAD_MAX, k_fine)]
-    partitions = _centre_partitions(centres, sizes, candidates)
     if params.broad_k is not None:
         k = min(params.broad_k, k_fine)
-        if k not in partitions:
-            partitions.update(_centre_partitions(centres, sizes, [k]))
+        partitions = _centre_partitions(centres, sizes, [k])
     else:
-        sample = _even_sample(len(space), SILHOUETTE_SAMPLE)
-        scores = {k: _silhouette(vectors[members], p[units], sample) for k, p in partitions.items()}
-        k = max(scores, key=scores.get)
-        notes.append(f"{k} broad topics: the best silhouette of {candidates[0]} to {candidates[-1]}.")
-        coarser = [c for c in candidates if c <= k_fine // 2]
-        if k == k_fine and coarser:
-            # grouping nothing scores best, yet an overview must be coarser than the detail:
-            # the most topics (at most half the clusters) within 5% of the best such grouping
-            best = max(scores[c] for c in coarser)
-            k = max(c for c in coarser if scores[c] >= best - OVERVIEW_NEAR_BEST * abs(best))
-            notes.append(
-                f"No grouping of the fine clusters scores better than none; {k} broad topics are the "
-                f"most within 5% of the best grouping into at most {k_fine // 2}."
-            )
+        candidates = [k for k in K_CANDIDATES if k <= min(BROAD_MAX, k_fine)]
+        partitions = _centre_partitions(centres, sizes, candidates)
+        rows = np.nonzero(members)[0]
+        if neighbors is not None and len(rows) == len(fine) <= AUTO_SAMPLE:
+            scored, graph = np.arange(len(fine)), neighbors
+        else:
+            scored = rows[_even_sample(len(rows), AUTO_SAMPLE)]
+            graph = knn_graph(vectors[scored], PROPAGATE_NEIGHBORS)
+        links = _links(graph)
+        position = np.searchsorted(rows, scored)
+        k = max(
+            candidates,
+            key=lambda c: (modularity(links, partitions[c][units[position]], BROAD_RESOLUTION), -c),
+        )
+        notes.append(
+            f"{k} broad topics: the best modularity at resolution {BROAD_RESOLUTION:g} (2 to {candidates[-1]} tried)."
+        )
     broad[members] = partitions[k][units]
     return broad
 

@@ -25,7 +25,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = 7
+PIPELINE_VERSION = 8
 """Bump when what a stored artifact means changes; old artifacts are then ignored."""
 
 _SCHEMA = """

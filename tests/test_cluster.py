@@ -9,6 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from embedviz import ClusterParams, InputError, cluster, knn_graph, make_backend
 from embedviz.labels import keywords, summarize
+from embedviz.neighbors import Neighbors
 from tests.planted import TOPICS, planted_frame
 
 
@@ -55,15 +56,17 @@ def assert_nested(result) -> None:
 
 
 def hierarchy(themes: int = 3, topics: int = 4, per_topic: int = 40, seed: int = 0):
-    """Vectors with two planted levels: themes, and topics inside each theme."""
+    """Vectors with two planted levels: themes, and topics inside each theme. As in real text,
+    about a fifth of a text's 15 nearest neighbours lie in another topic of its theme (none in
+    another theme): a graph with no link between topics would not show the themes at all."""
     rng = np.random.default_rng(seed)
     d = 64
     theme_dirs = rng.normal(size=(themes, d))
     rows, theme_of, topic_of = [], [], []
     for t in range(themes):
         for s in range(topics):
-            centre = 3.0 * theme_dirs[t] + 1.2 * rng.normal(size=d)
-            rows.append(centre + 0.45 * rng.normal(size=(per_topic, d)))
+            centre = 3.0 * theme_dirs[t] + 1.0 * rng.normal(size=d)
+            rows.append(centre + 2.0 * rng.normal(size=(per_topic, d)))
             theme_of += [t] * per_topic
             topic_of += [t * topics + s] * per_topic
     vectors = np.vstack(rows).astype(np.float32)
@@ -80,6 +83,46 @@ def test_auto_finds_both_planted_levels_nested():
     assert result.k >= 10
     for c in range(result.k):  # fine clusters never mix topics much
         assert np.bincount(topics[result.labels == c]).max() / (result.labels == c).sum() > 0.9
+
+
+def separate_topics(topics: int = 20, per_topic: int = 60, seed: int = 0):
+    """Many broad topics of even size, with no level above them; a text's 15 nearest
+    neighbours lie about 15% in other topics."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(topics, 64))
+    truth = np.repeat(np.arange(topics), per_topic)
+    vectors = centres[truth] + 1.6 * rng.normal(size=(len(truth), 64))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors.astype(np.float32), truth
+
+
+def test_auto_does_not_collapse_many_even_topics():
+    # the fine level finds every topic; the overview groups them into fewer, never 2 or 3
+    vectors, truth = separate_topics()
+    result = cluster(vectors, neighbors=knn_graph(vectors, 30))
+    assert 15 <= result.k <= 30
+    assert adjusted_rand_score(truth, result.labels) > 0.85
+    assert 5 <= result.broad_k <= result.k // 2
+    assert_nested(result)
+
+
+def test_modularity_scores_kept_links_above_chance():
+    from embedviz.cluster import _links, modularity
+
+    # four groups of 10 rows, each row linked to the other nine of its group only
+    groups = np.repeat(np.arange(4), 10)
+    indices = np.array([[j for j in np.nonzero(groups == groups[i])[0] if j != i] for i in range(40)])
+    links = _links(Neighbors(indices, np.ones(indices.shape, dtype=np.float32)))
+    assert modularity(links, groups) == pytest.approx(1 - 1 / 4)
+    assert modularity(links, groups, resolution=0.5) == pytest.approx(1 - 0.5 / 4)
+    assert modularity(links, np.zeros(40, dtype=np.int64)) == pytest.approx(0.0)
+    halves = groups // 2  # two groups merged: every link still inside, chance doubled
+    assert modularity(links, halves) == pytest.approx(1 - 1 / 2)
+    shuffled = np.random.default_rng(0).permutation(groups)
+    assert modularity(links, shuffled) < 0.2
+    noise = groups.copy()
+    noise[:10] = -1  # rows of noise and their links are left out
+    assert modularity(links, noise) == pytest.approx(1 - 1 / 3)
 
 
 def test_auto_is_the_same_for_every_seed_and_honours_both_ks():
