@@ -1,5 +1,5 @@
 """Drive the real dashboard in headless Chromium: start `streamlit run app.py` on a free
-loopback port, then walk a user's flow. Used by the browser test and by docs/screenshots.py."""
+loopback port, then walk a user's flow. Used by the browser test (EMBEDVIZ_SCREENSHOTS=docs saves its screenshots there)."""
 
 from __future__ import annotations
 
