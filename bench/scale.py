@@ -221,7 +221,7 @@ def hundred_k(state: dict) -> list[Row]:
         ("100k tweets: peak memory of that run", f"{peak_gb:.2f} GB", "<= 3 GB", peak_gb <= 3),
         (
             "100k tweets: query embed + 10 nearest (median of 50)",
-            f"{latency:.1f} ms (the exact search {search:.1f} ms of it, encoding the rest)",
+            f"{latency:.1f} ms (the search {search:.1f} ms of it, encoding the rest)",
             "<= 12 ms",
             latency <= 12,
         ),
@@ -230,22 +230,23 @@ def hundred_k(state: dict) -> list[Row]:
 
 def query_latency(store_path: Path, queries: int = 50) -> tuple[float, float]:
     """Median ms to embed a new query and find its 10 nearest among the 100k tweets, and the
-    search's share of it."""
+    search's share of it, as the app does it (the corpus's SearchIndex built once)."""
     from embedviz import load_corpus, pipeline
     from embedviz.embed import embed_query
-    from embedviz.neighbors import top_k
+    from embedviz.neighbors import SearchIndex
 
     corpus = load_corpus(TWEETS)
     backend = make_backend("sentence-transformers")
     vectors = pipeline.embeddings(corpus, backend, Store(store_path)).vectors
     queries_store = Store(Path(tempfile.mkdtemp()) / "queries.sqlite")  # every query is encoded
     embed_query("warm up", backend, queries_store)
+    index = SearchIndex(vectors)
     times, searches = [], []
     for i in range(queries):
         t0 = time.perf_counter()
         vector = embed_query(f"so happy to see you all at the party number {i}", backend, queries_store)
         t1 = time.perf_counter()
-        top_k(vectors, vector[None, :], 10)
+        index.search(vector[None, :], 10)
         times.append(time.perf_counter() - t0)
         searches.append(time.perf_counter() - t1)
     return statistics.median(times) * 1000, statistics.median(searches) * 1000

@@ -136,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     s.add_argument("--query", required=True, type=_query)
     s.add_argument("-k", type=int, default=10)
+
+    t = sub.add_parser("train", help="learn a classifier from the labelled rows of a file")
+    common(t)
+    t.add_argument("--label-column", required=True, help="rows with an empty label are ignored")
+    t.add_argument("--out", required=True, type=Path, help="the classifier's folder (written)")
+
+    k = sub.add_parser("classify", help="label every text with a classifier made by `train`")
+    k.add_argument("classifier", type=Path, help="a folder written by `embedviz train`")
+    common(k)
+    k.set_defaults(backend=None, precision=None)  # the classifier's own, unless given
+    k.add_argument("--out", required=True, type=_output, help="output .parquet or .csv")
     return parser
 
 
@@ -240,6 +251,57 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
     )
 
 
+def run_train(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:
+    from embedviz.classifier import save
+    from embedviz.pipeline import train_classifier
+
+    if args.label_column not in corpus.frame:
+        columns = ", ".join(c for c in corpus.frame.columns if c != corpus.text_column) or "none"
+        raise InputError(f"there is no column {args.label_column!r}; the file's other columns: {columns}.")
+    labels = corpus.frame[args.label_column].tolist()
+    model = train_classifier(corpus, backend, store, labels, on_progress=bars)
+    save(model, args.out)
+    accuracy = "n/a (a label has one example)" if model.cv_accuracy is None else f"{model.cv_accuracy:.3f}"
+    log.info(
+        "train: %d examples of %d labels (%d rows without a label ignored); cross-validated accuracy %s; wrote %s",
+        model.examples,
+        len(model.classes),
+        len(corpus) - model.examples,
+        accuracy,
+        args.out,
+    )
+
+
+def run_classify(
+    args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars
+) -> None:
+    from embedviz.export import write_table
+    from embedviz.pipeline import classify
+
+    found = classify(corpus, backend, store, args.trained, on_progress=bars)
+    frame = corpus.frame.assign(prediction=found.labels, confidence=found.confidence)
+    write_table(frame, args.out)
+    log.info("classify: %d texts labelled; wrote %s", len(frame), args.out)
+
+
+def classifier_backend(args: argparse.Namespace, corpus: Corpus) -> Backend:
+    """classify: the backend the classifier was trained on, unless the command line names one
+    (which must then make the same vectors)."""
+    from embedviz.classifier import load
+
+    trained = load(args.classifier)
+    identity = trained.backend
+    if args.backend is None:
+        args.backend = identity.get("backend")
+        args.model = args.model or identity.get("model")
+        if args.backend == "sentence-transformers":
+            args.precision = args.precision or identity.get("precision", "fp32")
+        if args.backend == "openai" and args.dimensions is None:
+            args.dimensions = identity.get("dimension")
+    args.trained = trained
+    return backend_from_args(args, corpus)
+
+
 def run_search(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:
     from embedviz.pipeline import search
 
@@ -293,14 +355,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             check_figure_path(args.figure, args.dims)
         corpus = load_corpus(args.input, text_column=args.text_column)
-        backend = backend_from_args(args, corpus)
+        if args.command == "classify":
+            backend = classifier_backend(args, corpus)
+        else:
+            backend = backend_from_args(args, corpus)
         store = Store(Path(args.cache_dir) / "store.sqlite" if args.cache_dir else None)
         if not args.quiet:
             log.setLevel(logging.INFO)  # only after the input proved usable: bad input stays one line
             log.info("%s: %s", corpus.name, corpus.report.summary())
         for warning in corpus.report.warnings + tuple(store.warnings):  # shown even when quiet
             log.warning(warning)
-        (run_map if args.command == "map" else run_search)(args, corpus, backend, store, bars)
+        commands = {"map": run_map, "search": run_search, "train": run_train, "classify": run_classify}
+        commands[args.command](args, corpus, backend, store, bars)
     except EmbedvizError as e:
         bars.close()
         sys.stderr.write(f"embedviz: error: {e}\n")

@@ -57,7 +57,8 @@ def nbytes(value, _depth: int = 0) -> int:
         return sys.getsizeof(value) + sum(nbytes(v, _depth + 1) for v in items)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return sum(nbytes(getattr(value, f.name), _depth + 1) for f in dataclasses.fields(value))
-    return sys.getsizeof(value)
+    own = getattr(value, "nbytes", None)  # an object that says what it holds
+    return own if isinstance(own, int) else sys.getsizeof(value)
 
 
 def _frame_bytes(frame: pd.DataFrame | pd.Series) -> int:

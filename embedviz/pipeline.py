@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from embedviz import classifier
 from embedviz.backends.base import Backend
 from embedviz.cluster import Clustering, ClusterParams, cluster
 from embedviz.compiled import threadsafe_parallel
@@ -375,3 +376,43 @@ def hits(corpus: Corpus, indices: np.ndarray, scores: np.ndarray) -> list[Hit]:
         Hit(rank, int(corpus.rows[i]), float(s), texts[i], int(i))
         for rank, (i, s) in enumerate(zip(indices, scores, strict=True), start=1)
     ]
+
+
+# classify from examples
+
+
+FIXED_SPACE_BACKENDS = ("tfidf", "precomputed")
+
+
+def train_classifier(
+    corpus: Corpus,
+    backend: Backend,
+    store: Store | None,
+    labels: list,
+    on_progress: OnProgress = ignore,
+) -> classifier.Classifier:
+    """A classifier from the texts whose label (one per kept row, None or blank for none) is
+    set, on the backend's vectors of the whole corpus (the store spares re-encoding)."""
+    if backend.name in FIXED_SPACE_BACKENDS:
+        raise InputError(
+            f"a classifier must embed new texts the way it was trained, and the {backend.name} "
+            "backend's vectors belong to one file; train with a model backend (sentence-transformers or openai)."
+        )
+    if len(labels) != len(corpus):
+        raise InputError(f"{len(labels):,} labels for {len(corpus):,} texts; give one per text.")
+    emb = embeddings(corpus, backend, store, on_progress)
+    return classifier.train(emb.vectors, labels, backend.identity(), backend.space())
+
+
+def classify(
+    corpus: Corpus,
+    backend: Backend,
+    store: Store | None,
+    model: classifier.Classifier,
+    on_progress: OnProgress = ignore,
+) -> classifier.Predictions:
+    """Every text's predicted class and its confidence, refused before any encoding when the
+    backend is not the one the classifier was trained on."""
+    classifier.check_space(model, backend.space())
+    emb = embeddings(corpus, backend, store, on_progress)
+    return classifier.predict(model, emb.vectors, backend.space())

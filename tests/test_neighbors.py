@@ -77,3 +77,24 @@ def test_one_query_and_many_queries_agree():
     for i in (0, 17, 39):
         one = top_k(vectors, queries[i : i + 1], 5)
         np.testing.assert_array_equal(one.indices[0], many.indices[i])
+
+
+def test_search_index_gives_exact_top_k_over_many_rows():
+    from embedviz.neighbors import SEARCH_INDEX_MIN, SearchIndex
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(200, 48))
+    vectors = centres[rng.integers(0, 200, SEARCH_INDEX_MIN + 5000)] + 0.6 * rng.normal(
+        size=(SEARCH_INDEX_MIN + 5000, 48)
+    )
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    queries = vectors[:40] + 0.05 * rng.normal(size=(40, 48)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    index = SearchIndex(vectors)
+    assert index.index is not None and index.nbytes == vectors.size  # one byte per value
+    found, exact = index.search(queries, 10), top_k(vectors, queries, 10)
+    assert (found.indices == exact.indices).all()
+    np.testing.assert_allclose(found.scores, exact.scores, atol=1e-5)
+    small = SearchIndex(vectors[:1000])  # few rows: plain exact search, nothing kept
+    assert small.index is None and small.nbytes == 0
+    assert (small.search(queries, 5).indices == top_k(vectors[:1000], queries, 5).indices).all()

@@ -27,7 +27,7 @@ from embedviz.errors import EmbedvizError, InputError
 from embedviz.estimate import clustering_seconds, embedding_seconds, graph_seconds, projection_seconds, say
 from embedviz.inputs import Inputs
 from embedviz.memo import Memo
-from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, top_k
+from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, SearchIndex
 from embedviz.progress import Progress
 from embedviz.reduce import Projection, ReduceParams, resolve
 from embedviz.samples import SAMPLES, load_sample
@@ -320,7 +320,12 @@ def current() -> Current:
 def query_neighbors(cur: Current, text: str, k: int) -> tuple[np.ndarray, Neighbors]:
     """The query's vector (d,) and its k nearest texts, in the corpus's space."""
     vector = query_vectors(cur, (text,))[0]
-    return vector, top_k(cur.embeddings.vectors, vector[None, :], k)
+    return vector, search_index(cur.embeddings).search(vector[None, :], k)
+
+
+def search_index(emb: Embeddings) -> SearchIndex:
+    """The corpus's index for typed queries (an 8-bit copy beyond 50k texts), built once."""
+    return shared(("search index", emb.fingerprint), lambda: SearchIndex(emb.vectors))
 
 
 def query_vectors(cur: Current, texts: tuple[str, ...]) -> np.ndarray:
