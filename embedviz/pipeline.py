@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from embedviz import classifier
+from embedviz import classifier, curation
 from embedviz.backends.base import Backend
 from embedviz.cluster import Clustering, ClusterParams, cluster
 from embedviz.compiled import threadsafe_parallel
@@ -27,7 +27,7 @@ from embedviz.labels import NOISE_LABEL, ClusterSummary, summarize
 from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, knn_graph, top_k
 from embedviz.progress import OnProgress, Progress, ignore
 from embedviz.reduce import Projection, ReduceParams, auto_note, reduce, resolve
-from embedviz.store import Store, artifact_key
+from embedviz.store import Store, artifact_key, digest
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,10 @@ class LabelledClustering:
     """Broad topics, largest first, then noise."""
     key: str = ""
     """What identifies this clustering (its store key): names made for it are kept under it."""
+    user_names: dict[str, dict[int, str]] = field(default_factory=dict)
+    """Names the user gave ({"fine": {cluster: name}, "broad": {...}}): before any other."""
+    edited: int = 0
+    """How many of the user's edits are applied."""
 
     @property
     def labels(self) -> np.ndarray:
@@ -186,7 +190,8 @@ class LabelledClustering:
     def names(self, level: Level = "fine", custom: dict[int, str] | None = None) -> dict[int, str]:
         """cluster -> its short name (keywords, or a custom name where given); -1 -> noise."""
         _, summaries = self.level(level)
-        return {s.cluster: (custom or {}).get(s.cluster) or s.label for s in summaries}
+        own = self.user_names.get(level, {})
+        return {s.cluster: own.get(s.cluster) or (custom or {}).get(s.cluster) or s.label for s in summaries}
 
     def label_names(self, level: Level = "fine", custom: dict[int, str] | None = None) -> np.ndarray:
         """The name of each row's cluster: (n,) str."""
@@ -238,6 +243,26 @@ def clustering(
     return LabelledClustering(result, summaries, broad, key)
 
 
+def curated(
+    corpus: Corpus, emb: Embeddings, params: ClusterParams, base: LabelledClustering, store: Store | None
+) -> LabelledClustering:
+    """The clusters with the user's stored edits applied (renamed, merged, split, moved), their
+    summaries counted again; `base` itself when there are none."""
+    log = curation.edits(store, emb.fingerprint, params) if store else []
+    if not log:
+        return base
+    labels, broad, names = curation.apply_edits(base.labels, base.broad, emb.vectors, log)
+    result = Clustering(labels, broad, base.clustering.notes)
+    return LabelledClustering(
+        result,
+        tuple(summarize(corpus.texts, emb.vectors, labels)),
+        tuple(summarize(corpus.texts, emb.vectors, broad)),
+        f"{base.key}:edits:{digest(log)}",
+        names,
+        len(log),
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class MapResult:
     frame: pd.DataFrame
@@ -280,7 +305,9 @@ def build_map(
 
     def group() -> LabelledClustering:
         on_progress(Progress("cluster", 0, 1))
-        result = clustering(corpus, emb, cluster_params, store, graph, width)
+        result = curated(
+            corpus, emb, cluster_params, clustering(corpus, emb, cluster_params, store, graph, width), store
+        )
         on_progress(Progress("cluster", 1, 1))
         return result
 

@@ -41,6 +41,20 @@ CREATE TABLE IF NOT EXISTS artifacts (
     value BLOB NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tags (
+    dataset TEXT NOT NULL,
+    sha BLOB NOT NULL,
+    tag TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (dataset, sha, tag)
+);
+CREATE TABLE IF NOT EXISTS edits (
+    dataset TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    edit TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (dataset, seq)
+);
 """
 _CHUNK = 500
 PAGE_SIZE = 16384
@@ -224,6 +238,60 @@ class Store:
             "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)",
             [(key, kind, buffer.getvalue(), time.time())],
         )
+
+    # curation: tags by text, and cluster edits as an ordered log (rows, so sessions add, never overwrite)
+    def add_tags(self, dataset: str, shas: Sequence[bytes], tag: str) -> None:
+        now = time.time()
+        self._write("INSERT OR IGNORE INTO tags VALUES (?, ?, ?, ?)", [(dataset, s, tag, now) for s in shas])
+
+    def remove_tags(self, dataset: str, tag: str, shas: Sequence[bytes] | None = None) -> None:
+        """Take `tag` off the given texts, or off every text when shas is None."""
+        if shas is None:
+            self._write("DELETE FROM tags WHERE dataset = ? AND tag = ?", [(dataset, tag)])
+        else:
+            self._write(
+                "DELETE FROM tags WHERE dataset = ? AND tag = ? AND sha = ?",
+                [(dataset, tag, s) for s in shas],
+            )
+
+    def rename_tag(self, dataset: str, old: str, new: str) -> None:
+        """Rename a tag; texts holding both keep one."""
+        self._write(
+            "INSERT OR IGNORE INTO tags SELECT dataset, sha, ?, created FROM tags WHERE dataset = ? AND tag = ?",
+            [(new, dataset, old)],
+        )
+        self.remove_tags(dataset, old)
+
+    def tags(self, dataset: str) -> list[tuple[bytes, str]]:
+        """(text sha, tag) pairs, in the order they were given."""
+        return self._read("SELECT sha, tag FROM tags WHERE dataset = ? ORDER BY created, tag", [dataset])
+
+    def add_edit(self, dataset: str, edit: str) -> None:
+        """Append an edit (JSON text) to the dataset's log."""
+        self._write(
+            "INSERT INTO edits SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM edits WHERE dataset = ?",
+            [(dataset, edit, time.time(), dataset)],
+        )
+
+    def edits(self, dataset: str) -> list[str]:
+        return [
+            row[0] for row in self._read("SELECT edit FROM edits WHERE dataset = ? ORDER BY seq", [dataset])
+        ]
+
+    def undo_edit(self, dataset: str) -> None:
+        """Drop the last edit (nothing when there is none)."""
+        self._write(
+            "DELETE FROM edits WHERE dataset = ? AND seq = (SELECT MAX(seq) FROM edits WHERE dataset = ?)",
+            [(dataset, dataset)],
+        )
+
+    def _read(self, sql: str, params: list) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as e:
+                self._recover(e)
+                return []
 
     def _write(self, sql: str, rows: list[tuple]) -> None:
         with self._lock:

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embedviz import ClusterParams, InputError, Store, load_corpus, make_backend
+from embedviz import curation as cur
+from embedviz.pipeline import clustering, curated, embeddings
+from tests.planted import planted_frame
+from tests.test_cli import run
+
+
+def load_corpus_of(folder, frame: pd.DataFrame):
+    path = folder / "part.csv"
+    frame.to_csv(path, index=False)
+    return load_corpus(path)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "planted.csv"
+    planted_frame(per_topic=10).to_csv(path, index=False)
+    return load_corpus(path)
+
+
+def test_tags_follow_the_texts_across_restarts_and_reordered_uploads(tmp_path, corpus):
+    store_path = tmp_path / "store.sqlite"
+    cur.tag(corpus, Store(store_path), [0, 1, 2], "keep")
+    cur.tag(corpus, Store(store_path), [2, 3], " check  me ")
+    # a restart (a new handle) and the same file again, rows reversed
+    reversed_path = tmp_path / "reversed.csv"
+    corpus.frame.iloc[::-1].to_csv(reversed_path, index=False)
+    again = load_corpus(reversed_path)
+    tags = cur.row_tags(again, Store(store_path))[::-1]
+    assert tags == cur.row_tags(load_corpus(tmp_path / "planted.csv"), Store(store_path))
+    assert tags[:4] == [("keep",), ("keep",), ("check me", "keep"), ("check me",)]
+    assert all(t == () for t in tags[4:])
+    other = load_corpus_of(tmp_path, corpus.frame.iloc[:20])  # another set of texts: its own tags
+    assert all(t == () for t in cur.row_tags(other, Store(store_path)))
+    assert cur.tag_counts(tags) == {"keep": 3, "check me": 2}
+    assert cur.first_tags(tags)[:5] == ["keep", "keep", None, "check me", None]
+
+
+def test_two_sessions_add_tags_without_overwriting(tmp_path, corpus):
+    path = tmp_path / "store.sqlite"
+    first, second = Store(path), Store(path)
+    cur.tag(corpus, first, [0], "a")
+    cur.tag(corpus, second, [1], "b")
+    assert cur.row_tags(corpus, first)[:2] == [("a",), ("b",)]
+
+
+def test_tags_rename_remove_and_refuse_bad_names(tmp_path, corpus):
+    store = Store(tmp_path / "s.sqlite")
+    cur.tag(corpus, store, [0, 1], "old")
+    cur.tag(corpus, store, [1, 2], "new")
+    cur.rename_tag(corpus, store, "old", "new")
+    assert cur.tag_counts(cur.row_tags(corpus, store)) == {"new": 3}
+    cur.untag(corpus, store, "new", [0])
+    assert cur.tag_counts(cur.row_tags(corpus, store)) == {"new": 2}
+    cur.untag(corpus, store, "new")
+    assert cur.tag_counts(cur.row_tags(corpus, store)) == {}
+    with pytest.raises(InputError, match="empty"):
+        cur.tag(corpus, store, [0], "   ")
+    with pytest.raises(InputError, match="no texts are selected"):
+        cur.tag(corpus, store, [], "x")
+    with pytest.raises(InputError, match="out of range"):
+        cur.tag(corpus, store, [len(corpus)], "x")
+
+
+def test_edits_apply_in_order_and_undo_restores(tmp_path, corpus):
+    store, backend = Store(tmp_path / "s.sqlite"), make_backend("planted")
+    emb = embeddings(corpus, backend, store)
+    params = ClusterParams(k=5)
+    base = clustering(corpus, emb, params, store)
+    labels, broad = base.labels, base.broad
+
+    def edit(op):
+        cur.add_edit(store, emb.fingerprint, params, op, labels, broad, emb.vectors)
+        return curated(corpus, emb, params, base, store)
+
+    renamed = edit({"op": "rename", "level": "fine", "cluster": 0, "name": "Rockets"})
+    assert renamed.names("fine")[0] == "Rockets" and renamed.edited == 1
+    merged = edit({"op": "merge", "clusters": [0, 1]})
+    assert merged.clustering.k == 4 and (merged.labels[labels == 1] == 0).all()
+    assert merged.names("fine")[0] == "Rockets"
+    split = edit({"op": "split", "cluster": 2, "k": 2})
+    assert split.clustering.k == 5 and set(split.labels[labels == 2].tolist()) == {2, 5}
+    moved = edit({"op": "move", "rows": [int(np.nonzero(labels == 3)[0][0])], "to": 4})
+    assert (moved.labels == 4).sum() == (labels == 4).sum() + 1
+    assert moved.clustering.parents()[4] == moved.broad[moved.labels == 4][0]
+
+    with pytest.raises(InputError, match="no cluster 1"):  # merged away above
+        edit({"op": "rename", "cluster": 1, "name": "x"})
+    assert curated(corpus, emb, params, base, store).edited == 4, "a refused edit is not stored"
+
+    cur.undo(store, emb.fingerprint, params)
+    after_undo = curated(corpus, emb, params, base, store)
+    assert (after_undo.labels == split.labels).all()
+    for _ in range(3):
+        cur.undo(store, emb.fingerprint, params)
+    assert curated(corpus, emb, params, base, store) is base
+    other = ClusterParams(k=6)  # edits belong to one clustering
+    assert cur.edits(store, emb.fingerprint, other) == []
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    [
+        ({"op": "merge", "clusters": [0]}, "two or more"),
+        ({"op": "split", "cluster": 0, "k": 1000}, "splits into 2 to"),
+        ({"op": "move", "rows": [], "to": 0}, "select the texts"),
+        ({"op": "rename", "cluster": 0, "name": "  "}, "empty"),
+        ({"op": "explode"}, "unknown edit"),
+    ],
+)
+def test_bad_edits_say_what_is_wrong(op, message):
+    labels = np.array([0, 0, 1, 1])
+    with pytest.raises(InputError, match=message):
+        cur.apply_edits(labels, labels.copy(), np.eye(4, dtype=np.float32), [op])
+
+
+def test_cli_map_writes_the_names_the_user_gave(capsys, tmp_path, planted_csv):
+    cache = tmp_path / "cache"
+    store = Store(cache / "store.sqlite")
+    corpus = load_corpus(planted_csv)
+    emb = embeddings(corpus, make_backend("planted"), store)
+    params = ClusterParams(k=5)  # what `--clusters 5` asks for
+    base = clustering(corpus, emb, params, store)
+    cur.add_edit(
+        store,
+        emb.fingerprint,
+        params,
+        {"op": "rename", "cluster": 0, "name": "My topic"},
+        base.labels,
+        base.broad,
+        emb.vectors,
+    )
+    out = tmp_path / "map.csv"
+    argv = ["map", str(planted_csv), "--out", str(out), "--backend", "planted", "--reducer", "pca"]
+    code, _, err = run(capsys, *argv, "--clusters", "5", "--cache-dir", str(cache))
+    assert code == 0, err
+    frame = pd.read_csv(out)
+    assert (frame.loc[frame["cluster"] == 0, "cluster_label"] == "My topic").all()
+    assert (frame.loc[frame["cluster"] != 0, "cluster_label"] != "My topic").all()
