@@ -30,6 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 warnings.filterwarnings("ignore")
 
 from sklearn.cluster import KMeans  # noqa: E402
+from table import print_table  # noqa: E402
 
 from embedviz import Store, load_corpus, make_backend  # noqa: E402
 from embedviz.analysis import classify as zero_shot  # noqa: E402
@@ -103,10 +104,7 @@ def main() -> None:
     for name in args.datasets:
         rows.append(run(name, args.per_label, backend, store))
         print(rows[-1], flush=True)
-    print()
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    print("\n".join(rows))
+    print_table(header, rows)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ warnings.filterwarnings("ignore")
 
 from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
+from table import print_table  # noqa: E402
 
 from embedviz import ClusterParams, Store, cluster, corpus_from_frame, load_corpus, make_backend  # noqa: E402
 from embedviz.neighbors import knn_graph  # noqa: E402
@@ -138,10 +139,7 @@ def main(specs: list[str]) -> None:
             f"| {sub_fine:.2f} / {sub_broad:.2f} | {seconds:.1f} |"
         )
         print(rows[-1], flush=True)
-    print()
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    print("\n".join(rows))
+    print_table(header, rows)
 
 
 if __name__ == "__main__":
