@@ -75,11 +75,14 @@ def rename_tag(corpus: Corpus, store: Store, old: str, new: str) -> str:
     return new
 
 
-def row_tags(corpus: Corpus, store: Store) -> list[tuple[str, ...]]:
-    """Each row's tags (sorted), in row order. A text that occurs twice has its tags twice."""
+def row_tags(corpus: Corpus, store: Store, dataset: str | None = None) -> list[tuple[str, ...]]:
+    """Each row's tags (sorted), in row order. A text that occurs twice has its tags twice.
+    `dataset`: tags_dataset(corpus), when the caller keeps it."""
     by_sha: dict[bytes, set[str]] = {}
-    for sha, name in store.tags(tags_dataset(corpus)):
+    for sha, name in store.tags(dataset or tags_dataset(corpus)):
         by_sha.setdefault(bytes(sha), set()).add(name)
+    if not by_sha:
+        return [()] * len(corpus)
     return [tuple(sorted(by_sha.get(sha, ()))) for sha in corpus.text_hashes]
 
 

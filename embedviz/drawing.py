@@ -16,6 +16,8 @@ from embedviz.placement import Name
 
 COLOR_CLUSTER, COLOR_BROAD = "cluster", "broad topic"
 COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST = "outlier score", "similarity to query", "map trust"
+COLOR_TAGS = "tags"
+UNTAGGED = "(untagged)"
 NameLevels = Literal["both", "broad", "fine", "off"]
 NAME_LEVELS: tuple[NameLevels, ...] = ("both", "broad", "fine", "off")
 
@@ -159,3 +161,8 @@ def write_figure(
         return
     colours = None if color is None else color.iloc[drawn.rows].reset_index(drop=True)
     path.write_bytes(figures.static_image(coords[drawn.rows], colours, placed, suffix.lstrip(".")))
+
+
+def tag_values(tags: list[tuple[str, ...]]) -> np.ndarray:
+    """Each row's tags as one colour value: 'a, b', or UNTAGGED."""
+    return np.array([", ".join(t) if t else UNTAGGED for t in tags], dtype=object)

@@ -53,3 +53,20 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
         raise InputError(f"{path.parent}: no such folder for the output.")
     path.write_bytes(writers[path.suffix.lower()](frame))
     return path
+
+
+def classifier_zip(model) -> bytes:
+    """A trained classifier's folder (embedviz.classifier.save) as zip bytes: unzip it and pass
+    the folder to `embedviz classify`."""
+    import tempfile
+    import zipfile
+
+    from embedviz.classifier import save
+
+    with tempfile.TemporaryDirectory() as folder:
+        saved = save(model, Path(folder) / "classifier")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(saved.iterdir()):
+                archive.write(path, f"classifier/{path.name}")
+        return buffer.getvalue()

@@ -1,11 +1,13 @@
-"""Clusters: fine clusters inside broad topics, as a tree and as tables; members of any node;
-optional chat-model names; agreement with a label column at both levels."""
+"""Clusters: fine clusters inside broad topics, as a tree and as tables; members of any node
+(tag them, move them); the user's edits (rename, merge, split, undo); optional chat-model
+names; agreement with a label column at both levels."""
 
 import pandas as pd
 import streamlit as st
 
 from embedviz import analysis, figures
 from embedviz.cluster import CLUSTER_METHODS, ClusterParams
+from embedviz.errors import EmbedvizError
 from embedviz.naming import DEFAULT_CHAT_MODEL
 from embedviz.ui import compute, layout, state
 
@@ -57,6 +59,55 @@ def summary_table(
     return table
 
 
+def edit_clusters(cur, clusters, fine_names: dict, broad_names: dict, ticked) -> None:
+    """Rename, merge, split, move ticked members; undo the last edit. Kept in the store."""
+    fine = [s.cluster for s in clusters.summaries if s.cluster >= 0]
+    broad = [s.cluster for s in clusters.broad_summaries if s.cluster >= 0]
+
+    def fine_label(c: int) -> str:
+        return f"{c}: {fine_names.get(c, '')}"
+
+    with st.expander(f"Edit clusters ({clusters.edited} edit(s) kept)"):
+        edit = None
+        a, b = st.columns(2)
+        level = a.radio(
+            "Rename", ("fine", "broad"), format_func=LEVEL_NAMES.get, horizontal=True, key="edit.level"
+        )
+        options = fine if level == "fine" else broad
+        names = fine_names if level == "fine" else broad_names
+        target = a.selectbox(
+            "Cluster", options, format_func=lambda c: f"{c}: {names.get(c, '')}", key="edit.rename"
+        )
+        new_name = a.text_input("New name", key="edit.name")
+        if a.button("Rename", key="edit.rename_button"):
+            edit = {"op": "rename", "level": level, "cluster": int(target), "name": new_name}
+        merged = b.multiselect(
+            "Merge fine clusters (into the first)", fine, format_func=fine_label, key="edit.merge"
+        )
+        if b.button("Merge", key="edit.merge_button", disabled=len(merged) < 2):
+            edit = {"op": "merge", "clusters": [int(c) for c in merged]}
+        c, d = st.columns(2)
+        split = c.selectbox("Split a fine cluster", fine, format_func=fine_label, key="edit.split")
+        parts = c.number_input("into", 2, 50, 2, key="edit.parts")
+        if c.button("Split", key="edit.split_button"):
+            edit = {"op": "split", "cluster": int(split), "k": int(parts)}
+        to = d.selectbox(
+            f"Move the {len(ticked)} ticked member(s) to", fine, format_func=fine_label, key="edit.move"
+        )
+        if d.button("Move", key="edit.move_button", disabled=not len(ticked)):
+            edit = {"op": "move", "rows": [int(r) for r in ticked], "to": int(to)}
+        if st.button("Undo the last edit", key="edit.undo", disabled=clusters.edited == 0):
+            compute.undo_cluster_edit(cur.embeddings)
+            st.rerun()
+        if edit is not None:
+            try:
+                compute.edit_clusters(cur.corpus, cur.embeddings, edit)
+            except EmbedvizError as e:
+                st.error(str(e), icon="⚠️")
+            else:
+                st.rerun()
+
+
 with compute.shown_errors():
     cur = compute.current()
     corpus = cur.corpus
@@ -101,21 +152,32 @@ with compute.shown_errors():
     )
     level, number = figures.parse_node(chosen)
     labels, _ = clusters.level(level)
-    members = corpus.frame[labels == number]
+    member_rows = (labels == number).nonzero()[0]
+    members = corpus.frame.iloc[member_rows]
     if len(members) > TABLE_ROWS:
         st.caption(f"The first {TABLE_ROWS:,} of {len(members):,} members.")
-    st.dataframe(members.head(TABLE_ROWS), width="stretch", height=260)
+    table = st.dataframe(
+        members.head(TABLE_ROWS),
+        width="stretch",
+        height=260,
+        on_select="rerun",
+        selection_mode="multi-row",
+        key="clusters.members",
+    )
+    ticked = member_rows[:TABLE_ROWS][table.selection.rows] if table and table.selection.rows else []
+    layout.tag_form(corpus, member_rows, "clusters.node", "members")
+    edit_clusters(cur, clusters, fine_names, broad_names, ticked)
 
     tabs = st.tabs([LEVEL_NAMES["broad"], LEVEL_NAMES["fine"]])
     with tabs[0]:
         st.dataframe(
-            summary_table(clusters.broad_summaries, texts, custom.get("broad"), None),
+            summary_table(clusters.broad_summaries, texts, broad_names, None),
             width="stretch",
             hide_index=True,
         )
     with tabs[1]:
         st.dataframe(
-            summary_table(clusters.summaries, texts, custom.get("fine"), clusters.clustering.parents()),
+            summary_table(clusters.summaries, texts, fine_names, clusters.clustering.parents()),
             width="stretch",
             hide_index=True,
         )

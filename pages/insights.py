@@ -1,19 +1,117 @@
-"""Insights: outliers, diversity (similarity distributions) and zero-shot classification."""
+"""Insights: outliers, diversity (similarity distributions), zero-shot classification, and a
+classifier trained from the texts a user tagged (or a label column)."""
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from embedviz import analysis, export, figures
+from embedviz import analysis, curation, export, figures
+from embedviz.errors import EmbedvizError
 from embedviz.ui import compute, layout
 
 TABLE_ROWS = 1000
+NEXT_TO_TAG = 20
+FROM_TAGS = "(tags)"
 st.title("Insights")
+
+
+def from_examples(cur) -> None:
+    """Train on the tagged texts (or a column's non-empty values), predict the rest, list the
+    least confident as the next texts to tag, export the table and the classifier."""
+    corpus = cur.corpus
+    source = st.selectbox(
+        "Learn from",
+        [FROM_TAGS, *corpus.metadata_columns],
+        key="insights.examples",
+        help="Tags: texts with exactly one tag (tag them on the Map or Clusters page). A column: "
+        "its non-empty values; empty rows are predicted.",
+    )
+    if source == FROM_TAGS:
+        labels = curation.first_tags(compute.row_tags(corpus))
+    else:
+        labels = [None if pd.isna(v) or not str(v).strip() else str(v).strip() for v in corpus.frame[source]]
+    given = sum(label is not None for label in labels)
+    if len({label for label in labels if label is not None}) < 2:
+        st.info(
+            f"{given:,} texts have a label; a classifier needs examples of two or more. Tag some texts of "
+            "each kind on the Map or Clusters page (or pick a column with labels)."
+        )
+        return
+    model, found = compute.classifier(corpus, cur.embeddings, tuple(labels), cur.choice)
+    a, b, c = st.columns(3)
+    a.metric("Examples", f"{model.examples:,}")
+    b.metric("Labels", len(model.classes))
+    b_help = "Accuracy on held-out examples (5-fold); n/a when a label has a single example."
+    c.metric(
+        "Cross-validated accuracy",
+        "n/a" if model.cv_accuracy is None else f"{model.cv_accuracy:.1%}",
+        help=b_help,
+    )
+    untagged = np.array([label is None for label in labels])
+    counts = (
+        pd.Series(found.labels[untagged]).value_counts().rename_axis("prediction").reset_index(name="texts")
+    )
+    st.dataframe(counts, width="stretch", hide_index=True)
+    st.subheader("Least confident: the next texts to label")
+    nxt = found.least_confident(NEXT_TO_TAG, among=untagged.nonzero()[0])
+    shown = pd.DataFrame(
+        {
+            "text": [corpus.texts[i] for i in nxt],
+            "prediction": found.labels[nxt],
+            "confidence": found.confidence[nxt],
+            "your tag": [""] * len(nxt),
+        }
+    )
+    if source != FROM_TAGS:
+        st.dataframe(shown.drop(columns="your tag"), width="stretch", height=260)
+        downloads(corpus, cur, found, model)
+        return
+    edited = st.data_editor(
+        shown, width="stretch", height=260, disabled=["text", "prediction", "confidence"], key="insights.next"
+    )
+    if st.button("Save these tags", key="insights.save_tags"):
+        try:
+            for row, name in zip(nxt, edited["your tag"], strict=True):
+                if str(name).strip():
+                    compute.tag(corpus, [row], str(name))
+        except EmbedvizError as e:
+            st.error(str(e), icon="⚠️")
+        else:
+            st.rerun()
+    downloads(corpus, cur, found, model)
+
+
+def downloads(corpus, cur, found, model) -> None:
+    """Downloads: the labelled table (text, metadata, clusters, tags, prediction, confidence)
+    and the classifier."""
+
+    def table() -> pd.DataFrame:
+        clusters = compute.clusters(corpus, cur.embeddings)
+        return corpus.frame.assign(
+            cluster=clusters.label_names("fine"),
+            broad_topic=clusters.label_names("broad"),
+            tags=[", ".join(t) for t in compute.row_tags(corpus)],
+            prediction=found.labels,
+            confidence=found.confidence,
+        )
+
+    x, y, z = st.columns(3)
+    x.download_button("Table (CSV)", lambda: export.csv_bytes(table()), "embedviz-labelled.csv", "text/csv")
+    y.download_button("Table (Parquet)", lambda: export.parquet_bytes(table()), "embedviz-labelled.parquet")
+    z.download_button(
+        "Classifier (zip, for `embedviz classify`)",
+        lambda: export.classifier_zip(model),
+        "embedviz-classifier.zip",
+        "application/zip",
+    )
+
 
 with compute.shown_errors():
     cur = compute.current()
     corpus, vectors = cur.corpus, cur.embeddings.vectors
-    outliers_tab, diversity_tab, classify_tab = st.tabs(["Outliers", "Diversity", "Classification"])
+    outliers_tab, diversity_tab, classify_tab, examples_tab = st.tabs(
+        ["Outliers", "Diversity", "Zero-shot classification", "Classify from examples"]
+    )
 
     with outliers_tab:
         scores = compute.outliers(cur.embeddings)
@@ -64,3 +162,6 @@ with compute.shown_errors():
             )
         else:
             st.info("Type two or more labels: each text goes to the label it is most similar to.")
+
+    with examples_tab:
+        from_examples(cur)

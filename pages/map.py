@@ -6,7 +6,15 @@ import streamlit as st
 
 from embedviz import drawing, export, figures, pipeline
 from embedviz.analysis import place_query
-from embedviz.drawing import COLOR_BROAD, COLOR_CLUSTER, COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST, NAME_LEVELS
+from embedviz.drawing import (
+    COLOR_BROAD,
+    COLOR_CLUSTER,
+    COLOR_OUTLIER,
+    COLOR_QUERY,
+    COLOR_TAGS,
+    COLOR_TRUST,
+    NAME_LEVELS,
+)
 from embedviz.filters import Filter, mask
 from embedviz.reduce import REDUCERS
 from embedviz.ui import compute, layout, state
@@ -41,6 +49,7 @@ def controls(corpus) -> tuple[str, int, str, str]:
         COLOR_CLUSTER,
         COLOR_BROAD,
         *corpus.metadata_columns,
+        COLOR_TAGS,
         COLOR_OUTLIER,
         COLOR_QUERY,
         COLOR_TRUST,
@@ -154,8 +163,12 @@ with compute.shown_errors():
         query_rows = found.indices[0]
         query_point = place_query(proj.coords, query_rows, found.scores[0])
         similarity = emb.vectors @ query_vector
+    tags = drawing.tag_values(compute.row_tags(corpus)) if color == COLOR_TAGS else None
     values = drawing.colour_values(
-        color, frame, corpus.frame, {COLOR_OUTLIER: scores, COLOR_TRUST: trust, COLOR_QUERY: similarity}
+        color,
+        frame,
+        corpus.frame,
+        {COLOR_OUTLIER: scores, COLOR_TRUST: trust, COLOR_QUERY: similarity, COLOR_TAGS: tags},
     )
     if values is None and color == COLOR_QUERY:
         st.info("Type a query to colour the map by similarity to it.")
@@ -221,11 +234,19 @@ with compute.shown_errors():
         st.download_button(
             "Download selection (CSV)", export.csv_bytes(selected), "selection.csv", "text/csv"
         )
+        layout.tag_form(corpus, picked, "map.selection", "selected texts")
     else:
         st.caption("Draw a lasso or a box on the map to list texts here.")
+    if keep is not None:
+        layout.tag_form(corpus, keep.nonzero()[0], "map.filtered", "texts the filter keeps")
 
     st.subheader("Export")
-    shown = frame if keep is None else frame[keep]
+
+    def shown() -> pd.DataFrame:
+        """The table to export, with the texts' tags: built when a button is clicked."""
+        table = frame.assign(tags=[", ".join(t) for t in compute.row_tags(corpus)])
+        return table if keep is None else table[keep]
+
     st.caption(
         "Tables hold every row"
         + (" the filter keeps" if keep is not None else "")
@@ -233,8 +254,8 @@ with compute.shown_errors():
     )
     a, b, c, d, e = st.columns(5)
     # built when clicked, not on every rerun: at 100k rows each takes seconds
-    a.download_button("Table (CSV)", lambda: export.csv_bytes(shown), "embedviz-map.csv", "text/csv")
-    b.download_button("Table (Parquet)", lambda: export.parquet_bytes(shown), "embedviz-map.parquet")
+    a.download_button("Table (CSV)", lambda: export.csv_bytes(shown()), "embedviz-map.csv", "text/csv")
+    b.download_button("Table (Parquet)", lambda: export.parquet_bytes(shown()), "embedviz-map.parquet")
     c.download_button(
         "Figure (HTML)",
         lambda: figures.standalone_html(

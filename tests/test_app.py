@@ -457,3 +457,42 @@ def test_the_link_carries_every_setting_and_reopening_it_shows_the_same_view():
     assert state["map.filter"].text == "orbit" and state["map.names"] == "fine"
     reopened = json.loads(again.get("plotly_chart")[0].proto.spec)
     assert reopened["data"] == spec["data"] and reopened["layout"]["scene"] == spec["layout"]["scene"]
+
+
+def test_tags_from_a_filter_then_a_classifier_learns_from_them():
+    at = with_planted_data(app("pages/map.py")).run()
+    for word, name in (("rocket", "space-ish"), ("garlic", "cooking-ish")):
+        at.text_input(key="map.w.filter").set_value(word).run()
+        at.text_input(key="map.filtered.tag").set_value(name)
+        at.button(key="map.filtered.tag_button").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+    at.text_input(key="map.w.filter").set_value("").run()
+    at.selectbox(key="map.w.color").set_value("tags").run()
+    assert not at.exception
+    legend = {t.get("name") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert {"space-ish", "cooking-ish", "(untagged)"} <= legend
+
+    insights = with_planted_data(app("pages/insights.py")).run()
+    shown = metrics(insights)
+    tagged = int(shown["Examples"].replace(",", ""))
+    assert tagged > 10 and shown["Labels"] == "2"
+    assert shown["Cross-validated accuracy"].endswith("%")
+    assert any(s.value.startswith("Least confident") for s in insights.subheader)
+    assert insights.button(key="insights.save_tags"), "the least confident texts are offered for tagging"
+
+
+def test_cluster_edits_rename_merge_and_undo():
+    at = with_planted_data(app("pages/clusters.py")).run()
+    k = int(metrics(at)["Fine clusters"])
+    at.text_input(key="edit.name").set_value("My rockets")
+    at.button(key="edit.rename_button").click().run()
+    assert not at.exception and not at.error
+    assert any(o.endswith(": My rockets") for o in at.selectbox(key="edit.rename").options)
+    at.multiselect(key="edit.merge").set_value([0, 1]).run()
+    at.button(key="edit.merge_button").click().run()
+    assert int(metrics(at)["Fine clusters"]) == k - 1
+    assert any("(2 edit(s) kept)" in e.label for e in at.expander)
+    at.button(key="edit.undo").click().run()
+    assert int(metrics(at)["Fine clusters"]) == k
+    at.button(key="edit.undo").click().run()
+    assert not any(o.endswith(": My rockets") for o in at.selectbox(key="edit.rename").options)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from embedviz import analysis, pipeline, samples
+from embedviz import analysis, curation, pipeline, samples
+from embedviz import classifier as classifier_module
 from embedviz.backends import DEFAULT_BACKEND, build_backend
 from embedviz.backends.base import Backend
 from embedviz.backends.precomputed import vectors_from_column
@@ -32,6 +33,7 @@ from embedviz.progress import Progress
 from embedviz.reduce import Projection, ReduceParams, resolve
 from embedviz.samples import SAMPLES, load_sample
 from embedviz.store import Store
+from embedviz.store import digest as store_digest
 from embedviz.ui import state
 from embedviz.ui.state import BackendChoice, DataSource
 
@@ -255,7 +257,52 @@ def clusters(
         with st.spinner("Clustering…"):
             return pipeline.clustering(data, emb, params, store())
 
-    return shared(key, compute)
+    base = shared(key, compute)
+    log = curation.edits(store(), emb.fingerprint, params)  # another session's edits show on a rerun
+    if not log:
+        return base
+    return shared(
+        ("curated", base.key, store_digest(log)), lambda: pipeline.curated(data, emb, params, base, store())
+    )
+
+
+def edit_clusters(data: Corpus, emb: Embeddings, edit: dict, params: ClusterParams | None = None) -> None:
+    """Check an edit against the clusters as they stand and keep it in the store."""
+    params = params or state.cluster_params()
+    now = clusters(data, emb, params)
+    curation.add_edit(store(), emb.fingerprint, params, edit, now.labels, now.broad, emb.vectors)
+
+
+def undo_cluster_edit(emb: Embeddings, params: ClusterParams | None = None) -> None:
+    curation.undo(store(), emb.fingerprint, params or state.cluster_params())
+
+
+def row_tags(data: Corpus) -> list[tuple[str, ...]]:
+    """Each row's tags, read from the store on every run (other sessions' tags included)."""
+    return curation.row_tags(data, store(), tags_dataset(data))
+
+
+def tag(data: Corpus, rows, name: str) -> str:
+    return curation.tag(data, store(), [int(r) for r in rows], name)
+
+
+def tags_dataset(data: Corpus) -> str:
+    return shared(("tags dataset", data.fingerprint), lambda: curation.tags_dataset(data))
+
+
+def classifier(
+    data: Corpus, emb: Embeddings, labels: tuple, choice: BackendChoice
+) -> tuple[classifier_module.Classifier, classifier_module.Predictions]:
+    """A classifier trained on the rows whose label is set, and its predictions for every row;
+    remembered by the vectors and the labels."""
+    backend_ = backend(choice, data)
+
+    def compute():
+        with st.spinner("Training the classifier…"):
+            model = classifier_module.train(emb.vectors, list(labels), backend_.identity(), emb.space)
+            return model, classifier_module.predict(model, emb.vectors, emb.space)
+
+    return shared(("classifier", emb.fingerprint, store_digest(labels)), compute)
 
 
 def cluster_names(

@@ -54,3 +54,19 @@ def server_logging() -> None:
         handler.setFormatter(logging.Formatter("embedviz %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(os.environ.get("EMBEDVIZ_LOG_LEVEL", "WARNING").upper())
+
+
+def tag_form(corpus, rows, key: str, what: str = "texts") -> None:
+    """A tag name and a button that gives it to the texts at corpus positions `rows`."""
+    from embedviz.errors import EmbedvizError
+    from embedviz.ui import compute
+
+    left, right = st.columns([3, 1])
+    name = left.text_input(f"Tag these {len(rows):,} {what}", key=f"{key}.tag", placeholder="a tag name")
+    if right.button("Tag", key=f"{key}.tag_button", disabled=not len(rows)):
+        try:
+            given = compute.tag(corpus, rows, name)
+        except EmbedvizError as e:
+            st.error(str(e), icon="⚠️")
+        else:
+            st.toast(f"Tagged {len(rows):,} {what} '{given}'.")
