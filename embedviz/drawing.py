@@ -16,7 +16,7 @@ from embedviz.placement import Name
 
 COLOR_CLUSTER, COLOR_BROAD = "cluster", "broad topic"
 COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST = "outlier score", "similarity to query", "map trust"
-COLOR_TAGS = "tags"
+COLOR_TAGS, COLOR_PREDICTION = "tags", "prediction"
 UNTAGGED = "(untagged)"
 NameLevels = Literal["both", "broad", "fine", "off"]
 NAME_LEVELS: tuple[NameLevels, ...] = ("both", "broad", "fine", "off")

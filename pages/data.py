@@ -1,7 +1,9 @@
 """Data: pick a sample, upload a file or paste texts; choose the backend; embed."""
 
+import pandas as pd
 import streamlit as st
 
+from embedviz import curation
 from embedviz.backends import BACKENDS, DEFAULT_BACKEND
 from embedviz.backends.local import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
 from embedviz.backends.openai import DEFAULT_MODEL as OPENAI_DEFAULT
@@ -121,3 +123,28 @@ if st.button("Embed", type="primary"):
             f"{len(emb):,} texts embedded: {emb.n_encoded:,} encoded, {emb.n_from_store:,} from the store; "
             f"{emb.vectors.shape[1]} dimensions."
         )
+
+
+st.subheader("Tags")
+with compute.shown_errors():
+    tag_counts = curation.tag_counts(compute.row_tags(corpus))
+    if not tag_counts:
+        st.caption(
+            "No tags yet. Tag texts on the Map (a selection or a filter), Search (the results) or "
+            "Clusters (a cluster's members) page; they are kept with these texts."
+        )
+    else:
+        st.dataframe(
+            pd.DataFrame({"tag": list(tag_counts), "texts": list(tag_counts.values())}),
+            hide_index=True,
+            width="stretch",
+        )
+        left, right = st.columns(2)
+        old = left.selectbox("Tag", list(tag_counts), key="data.tag")
+        new_name = left.text_input("New name", key="data.tag_name")
+        if left.button("Rename", key="data.tag_rename"):
+            compute.rename_tag(corpus, old, new_name)
+            st.rerun()
+        if right.button(f"Remove the tag '{old}' from all texts", key="data.tag_remove"):
+            compute.untag(corpus, old)
+            st.rerun()

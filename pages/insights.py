@@ -7,7 +7,7 @@ import streamlit as st
 
 from embedviz import analysis, curation, export, figures
 from embedviz.errors import EmbedvizError
-from embedviz.ui import compute, layout
+from embedviz.ui import compute, layout, state
 
 TABLE_ROWS = 1000
 NEXT_TO_TAG = 20
@@ -38,6 +38,8 @@ def from_examples(cur) -> None:
         )
         return
     model, found = compute.classifier(corpus, cur.embeddings, tuple(labels), cur.choice)
+    state.set_predictions(cur.embeddings.fingerprint, found)
+    st.caption("The map can be coloured by these predictions (Colour by: prediction).")
     a, b, c = st.columns(3)
     a.metric("Examples", f"{model.examples:,}")
     b.metric("Labels", len(model.classes))

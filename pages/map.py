@@ -10,6 +10,7 @@ from embedviz.drawing import (
     COLOR_BROAD,
     COLOR_CLUSTER,
     COLOR_OUTLIER,
+    COLOR_PREDICTION,
     COLOR_QUERY,
     COLOR_TAGS,
     COLOR_TRUST,
@@ -19,7 +20,7 @@ from embedviz.filters import Filter, mask
 from embedviz.reduce import REDUCERS
 from embedviz.ui import compute, layout, state
 
-NEEDS_VECTORS = (COLOR_CLUSTER, COLOR_BROAD, COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST)
+NEEDS_VECTORS = (COLOR_CLUSTER, COLOR_BROAD, COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST, COLOR_PREDICTION)
 FROM_FILE = "file"
 REDUCER_NAMES = {
     "auto": "Auto (t-SNE up to 1,000 texts, UMAP above)",
@@ -50,6 +51,7 @@ def controls(corpus) -> tuple[str, int, str, str]:
         COLOR_BROAD,
         *corpus.metadata_columns,
         COLOR_TAGS,
+        COLOR_PREDICTION,
         COLOR_OUTLIER,
         COLOR_QUERY,
         COLOR_TRUST,
@@ -164,11 +166,22 @@ with compute.shown_errors():
         query_point = place_query(proj.coords, query_rows, found.scores[0])
         similarity = emb.vectors @ query_vector
     tags = drawing.tag_values(compute.row_tags(corpus)) if color == COLOR_TAGS else None
+    predicted = state.predictions(emb.fingerprint) if emb is not None else None
+    if color == COLOR_PREDICTION and predicted is None:
+        st.info(
+            "Train a classifier on the Insights page (Classify from examples) to colour by its predictions."
+        )
     values = drawing.colour_values(
         color,
         frame,
         corpus.frame,
-        {COLOR_OUTLIER: scores, COLOR_TRUST: trust, COLOR_QUERY: similarity, COLOR_TAGS: tags},
+        {
+            COLOR_OUTLIER: scores,
+            COLOR_TRUST: trust,
+            COLOR_QUERY: similarity,
+            COLOR_TAGS: tags,
+            COLOR_PREDICTION: None if predicted is None else predicted.labels,
+        },
     )
     if values is None and color == COLOR_QUERY:
         st.info("Type a query to colour the map by similarity to it.")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from embedviz import drawing, figures, pipeline
 from embedviz.analysis import place_query
-from embedviz.ui import compute, state
+from embedviz.ui import compute, layout, state
 
 st.title("Search")
 
@@ -52,6 +52,7 @@ with compute.shown_errors():
         )
         st.subheader("Nearest texts")
         st.dataframe(results, width="stretch", hide_index=True)
+        layout.tag_form(corpus, found.indices[0], "search.results", "results")
         proj = compute.projection(cur.embeddings)
         point = place_query(proj.coords, found.indices[0], found.scores[0])
         drawn = drawing.draw_map(

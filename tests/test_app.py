@@ -480,6 +480,23 @@ def test_tags_from_a_filter_then_a_classifier_learns_from_them():
     assert any(s.value.startswith("Least confident") for s in insights.subheader)
     assert insights.button(key="insights.save_tags"), "the least confident texts are offered for tagging"
 
+    coloured = with_planted_data(app("pages/map.py"))
+    coloured.session_state["insights.predictions"] = insights.session_state["insights.predictions"]
+    coloured.run()
+    coloured.selectbox(key="map.w.color").set_value("prediction").run()
+    traces = {t.get("name") for t in json.loads(coloured.get("plotly_chart")[0].proto.spec)["data"]}
+    assert {"space-ish", "cooking-ish"} <= traces and "(untagged)" not in traces
+
+    data = with_planted_data(app("pages/data.py")).run()
+    counts = dict(zip(*data.dataframe[-1].value.T.values, strict=True))
+    assert set(counts) == {"space-ish", "cooking-ish"}
+    data.selectbox(key="data.tag").set_value("space-ish")
+    data.text_input(key="data.tag_name").set_value("space")
+    data.button(key="data.tag_rename").click().run()
+    data.selectbox(key="data.tag").set_value("cooking-ish")
+    data.button(key="data.tag_remove").click().run()
+    assert data.dataframe[-1].value["tag"].tolist() == ["space"]
+
 
 def test_cluster_edits_rename_merge_and_undo():
     at = with_planted_data(app("pages/clusters.py")).run()

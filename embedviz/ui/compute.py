@@ -286,6 +286,14 @@ def tag(data: Corpus, rows, name: str) -> str:
     return curation.tag(data, store(), [int(r) for r in rows], name)
 
 
+def rename_tag(data: Corpus, old: str, new: str) -> str:
+    return curation.rename_tag(data, store(), old, new)
+
+
+def untag(data: Corpus, name: str) -> None:
+    curation.untag(data, store(), name)
+
+
 def tags_dataset(data: Corpus) -> str:
     return shared(("tags dataset", data.fingerprint), lambda: curation.tags_dataset(data))
 

@@ -131,6 +131,16 @@ def set_names_level(value: NameLevels) -> None:
     st.session_state["map.names"] = value
 
 
+def predictions(fingerprint: str):
+    """The last classifier's Predictions for these embeddings (from the Insights page), or None."""
+    kept = _get("insights.predictions", None)
+    return kept[1] if kept is not None and kept[0] == fingerprint else None
+
+
+def set_predictions(fingerprint: str, value) -> None:
+    st.session_state["insights.predictions"] = (fingerprint, value)
+
+
 def map_filter() -> Filter:
     return _get("map.filter", Filter())
 
