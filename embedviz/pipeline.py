@@ -267,7 +267,7 @@ def curated(
 class MapResult:
     frame: pd.DataFrame
     """Every input column, then x, y (z), cluster, cluster_label, broad_cluster,
-    broad_cluster_label."""
+    broad_cluster_label, and tags when the texts have any."""
     embeddings: Embeddings
     projection: Projection
     clusters: LabelledClustering
@@ -319,6 +319,9 @@ def build_map(
     else:
         proj, clusters = project(), group()
     frame = map_frame(corpus, proj, clusters)
+    tags = curation.row_tags(corpus, store) if store is not None else []
+    if any(tags):  # the user's tags, where there are any
+        frame["tags"] = [", ".join(t) for t in tags]
     return MapResult(frame, emb, proj, clusters, proj.notes + clusters.clustering.notes)
 
 

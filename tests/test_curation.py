@@ -120,7 +120,7 @@ def test_bad_edits_say_what_is_wrong(op, message):
         cur.apply_edits(labels, labels.copy(), np.eye(4, dtype=np.float32), [op])
 
 
-def test_cli_map_writes_the_names_the_user_gave(capsys, tmp_path, planted_csv):
+def test_cli_map_writes_the_names_and_tags_the_user_gave(capsys, tmp_path, planted_csv):
     cache = tmp_path / "cache"
     store = Store(cache / "store.sqlite")
     corpus = load_corpus(planted_csv)
@@ -136,6 +136,7 @@ def test_cli_map_writes_the_names_the_user_gave(capsys, tmp_path, planted_csv):
         base.broad,
         emb.vectors,
     )
+    cur.tag(corpus, store, [0, 1], "first two")
     out = tmp_path / "map.csv"
     argv = ["map", str(planted_csv), "--out", str(out), "--backend", "planted", "--reducer", "pca"]
     code, _, err = run(capsys, *argv, "--clusters", "5", "--cache-dir", str(cache))
@@ -143,3 +144,4 @@ def test_cli_map_writes_the_names_the_user_gave(capsys, tmp_path, planted_csv):
     frame = pd.read_csv(out)
     assert (frame.loc[frame["cluster"] == 0, "cluster_label"] == "My topic").all()
     assert (frame.loc[frame["cluster"] != 0, "cluster_label"] != "My topic").all()
+    assert frame["tags"].fillna("").tolist()[:3] == ["first two", "first two", ""]
