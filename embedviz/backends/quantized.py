@@ -100,10 +100,14 @@ def loaded() -> bool:
 def encoder(model_path: str, root: Path, on_build: Callable[[str], None] | None = None) -> Int8Encoder:
     """The int8 encoder of a model: loaded once per process, built first if needed (or if the
     build on disk is missing or damaged)."""
+    key = f"{model_path}\0{root}"
+    ready = _sessions.get(key)  # the usual case, without listing the model's files again
+    if ready is not None:
+        return ready
     folder = folder_for(model_path, root)
     with _lock:
-        if str(folder) in _sessions:
-            return _sessions[str(folder)]
+        if key in _sessions:
+            return _sessions[key]
         manifest = _readable(folder)
         if manifest is None:
             if folder.exists():
@@ -116,8 +120,8 @@ def encoder(model_path: str, root: Path, on_build: Callable[[str], None] | None 
             manifest = _readable(folder)
             if manifest is None:
                 raise BackendError(f"the int8 model could not be built in {folder}.")
-        _sessions[str(folder)] = Int8Encoder(folder, manifest)
-        return _sessions[str(folder)]
+        _sessions[key] = Int8Encoder(folder, manifest)
+        return _sessions[key]
 
 
 def build(model_path: str, folder: Path) -> None:
