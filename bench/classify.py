@@ -9,8 +9,9 @@ precision; the store keeps the vectors for later runs): N examples per label dra
 measured on every other text. Beside it, on the same texts: zero-shot (each text to the most
 similar label name, written as words: 'card_arrival' -> 'card arrival') and KMeans told the
 number of labels with each cluster mapped to its majority label (counted over the true labels
-of all texts, so an upper bound for clusters). Goal (issue 15): few-shot at least 0.75 on
-banking77 and ahead of both.
+of all texts, so an upper bound for clusters; and, as a user could, by the examples in each
+cluster). Goal (issue 15): few-shot at least 0.75 and ahead of zero-shot and of the upper
+bound for clusters.
 """
 
 from __future__ import annotations
@@ -49,13 +50,20 @@ def examples(labels: np.ndarray, per_label: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
-def majority_mapped(clusters: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Each text gets its cluster's most common true label."""
+def majority_mapped(clusters: np.ndarray, labels: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+    """Each text gets its cluster's most common label: among all its texts' true labels, or
+    among its `known` rows only (the examples; a cluster holding none gets the examples' most
+    common label)."""
+    known = np.arange(len(labels)) if known is None else known
+    seen = np.zeros(len(labels), dtype=bool)
+    seen[known] = True
+    values, counts = np.unique(labels[known], return_counts=True)
+    fallback = values[counts.argmax()]
     out = np.empty(len(labels), dtype=object)
     for c in np.unique(clusters):
         members = clusters == c
-        values, counts = np.unique(labels[members], return_counts=True)
-        out[members] = values[counts.argmax()]
+        values, counts = np.unique(labels[members & seen], return_counts=True)
+        out[members] = values[counts.argmax()] if len(values) else fallback
     return out
 
 
@@ -81,12 +89,13 @@ def run(name: str, per_label: int, backend, store: Store) -> str:
 
     clusters = KMeans(len(names), n_init=3, random_state=42).fit_predict(emb.vectors)
     kmeans_acc = float((majority_mapped(clusters, labels)[rest] == labels[rest]).mean())
+    kmeans_examples = float((majority_mapped(clusters, labels, tagged)[rest] == labels[rest]).mean())
 
     met = few >= GOAL and few > zero_acc and few > kmeans_acc
     cv = "n/a" if model.cv_accuracy is None else f"{model.cv_accuracy:.3f}"
     return (
         f"| {name} | {len(labels):,} | {len(names)} | {len(tagged):,} | {few:.3f} | {cv} | {zero_acc:.3f} "
-        f"| {kmeans_acc:.3f} | {'yes' if met else 'NO'} | {seconds:.1f} |"
+        f"| {kmeans_acc:.3f} | {kmeans_examples:.3f} | {'yes' if met else 'NO'} | {seconds:.1f} |"
     )
 
 
@@ -98,7 +107,8 @@ def main() -> None:
     store, backend = Store(), make_backend("sentence-transformers")
     header = (
         f"| dataset | texts | labels | examples ({args.per_label} per label) | few-shot accuracy "
-        "| cross-validated on the examples | zero-shot | KMeans, majority label | goal met | train + predict s |"
+        "| cross-validated on the examples | zero-shot | KMeans, majority of all true labels "
+        "| KMeans, majority of the examples | goal met | train + predict s |"
     )
     rows = []
     for name in args.datasets:
