@@ -18,7 +18,7 @@ from embedviz.drawing import (
 )
 from embedviz.filters import Filter, mask
 from embedviz.reduce import REDUCERS
-from embedviz.ui import compute, layout, state
+from embedviz.ui import compute, layout, mapview, state
 
 NEEDS_VECTORS = (COLOR_CLUSTER, COLOR_BROAD, COLOR_OUTLIER, COLOR_QUERY, COLOR_TRUST, COLOR_PREDICTION)
 FROM_FILE = "file"
@@ -199,29 +199,13 @@ with compute.shown_errors():
         query_neighbors=query_rows,
     )
 
-    info = info_slot.columns(5)
-    info[0].metric("Texts", f"{len(corpus):,}" if keep is None else f"{int(keep.sum()):,} of {len(corpus):,}")
-    info[1].metric(
-        "Topics / clusters",
-        f"{clusters.clustering.broad_k} / {clusters.clustering.k}" if clusters else "–",
-        help="Broad topics, each holding fine clusters. Colour by either, or name them on the map.",
-    )
-    info[2].metric(
-        "Trustworthiness",
-        f"{proj.trustworthiness:.3f}" if proj.trustworthiness is not None else "n/a",
-        help="How well the map keeps each text's nearest neighbours (1 is perfect).",
-    )
-    info[3].metric(
-        "Map trust",
-        f"{float(trust.mean()):.2f}" if trust is not None else "n/a",
-        help="Mean share of a text's 10 nearest neighbours (in the embedding space) that are also "
-        "among its 10 nearest on the map. Colour by 'map trust' to see where the map misleads.",
-    )
-    info[4].metric(
-        "Under ½ trust",
-        f"{float((trust < 0.5).mean()):.0%}" if trust is not None else "n/a",
-        help="Share of texts whose map neighbourhood keeps fewer than half of their true neighbours.",
-    )
+    trustworthiness = proj.trustworthiness
+    for column, (label, value, help_text) in zip(
+        info_slot.columns(5),
+        mapview.summary(len(corpus), keep, clusters, trustworthiness, trust),
+        strict=True,
+    ):
+        column.metric(label, value, help=help_text)
     info_slot.caption(f"Map: {REDUCER_NAMES[proj.method]}, {dims}-D.")
     for note in proj.notes:
         info_slot.caption(note)
@@ -233,11 +217,7 @@ with compute.shown_errors():
         drawn.figure, key="map.chart", on_select="rerun", selection_mode=("lasso", "box", "points")
     )
 
-    picked = (
-        sorted({int(p["customdata"]) for p in event.selection.points if "customdata" in p}) if event else []
-    )
-    if keep is not None:
-        picked = [row for row in picked if keep[row]]
+    picked = mapview.selected_rows(event.selection.points if event else [], keep)
     st.subheader(f"Selected texts ({len(picked):,})")
     if picked:
         selected = frame.iloc[picked]
@@ -255,10 +235,8 @@ with compute.shown_errors():
 
     st.subheader("Export")
 
-    def shown() -> pd.DataFrame:
-        """The table to export, with the texts' tags: built when a button is clicked."""
-        table = frame.assign(tags=[", ".join(t) for t in compute.row_tags(corpus)])
-        return table if keep is None else table[keep]
+    def shown() -> pd.DataFrame:  # built when a button is clicked: at 100k rows it takes seconds
+        return mapview.export_table(frame, compute.row_tags(corpus), keep)
 
     st.caption(
         "Tables hold every row"
