@@ -104,6 +104,10 @@ def draw_map(
             f"{n:,} points are too many to draw one by one: the grey shading shows where all of them "
             f"lie, and {len(rows):,} picked at random are drawn as points (hover, selection)."
         )
+    elif len(rows) > figures.TEXT_HOVER_MAX:
+        captions.append(
+            "Hover shows each point's group and row number; select points to read their texts in the table below."
+        )
     elif n > figures.COMPACT_HOVER_ABOVE:
         captions.append(
             "Hover shows the start of each text; select points to read them whole in the table below."

@@ -19,9 +19,13 @@ CATEGORY_LIMIT = 60
 PALETTE = qualitative.Dark24 + qualitative.Light24
 """48 distinct colours, so clusters and groups do not share one."""
 COMPACT_HOVER_ABOVE = 20_000
-COMPACT_HOVER_CHARS = 60
-"""Above 20k points a hover shows the text's first 60 characters only; the whole row is in the
-selection table, looked up by the point's row number. 100k points stay under 10 MB this way."""
+COMPACT_HOVER_CHARS = 40
+"""Above 20k points a hover shows the text's first 40 characters only; the whole row is in the
+selection table, looked up by the point's row number. 50k points stay under 5 MB this way."""
+TEXT_HOVER_MAX = 50_000
+"""Above 50k drawn points a hover shows the point's group and row number, not its text: the
+texts of 100k points would be 7.5 MB, over the 5 MB a page may send; select points to read
+them in the table."""
 MAX_POINTS = 200_000
 SAMPLE_POINTS = 50_000
 """Above 200k points the map shades the density of all of them and draws a fixed random
@@ -52,11 +56,14 @@ def drawn_rows(n: int, seed: int = 0, first: np.ndarray | None = None) -> np.nda
     return np.sort(np.concatenate([kept, rng.choice(rest, size - len(kept), replace=False)]))
 
 
-def hover_texts(frame: pd.DataFrame, text_column: str, columns: list[str], rows=None) -> list[str]:
+def hover_texts(frame: pd.DataFrame, text_column: str, columns: list[str], rows=None) -> list[str] | None:
     """One escaped hover label per drawn row (`rows`, default all): the shortened text, then a
-    few metadata values; only the text's start when the data is large."""
+    few metadata values; only the text's start when the data is large; None (no texts) beyond
+    TEXT_HOVER_MAX drawn rows."""
     compact = len(frame) > COMPACT_HOVER_ABOVE
     frame = frame if rows is None else frame.iloc[rows]
+    if len(frame) > TEXT_HOVER_MAX:
+        return None
     if compact:
         return [html.escape(shorten(t, COMPACT_HOVER_CHARS)) for t in frame[text_column]]
     shown = [c for c in columns if c != text_column][:MAX_HOVER_COLUMNS]
@@ -76,7 +83,7 @@ def is_categorical(values: pd.Series) -> bool:
 
 def map_figure(
     coords: np.ndarray,
-    hover: list[str] | np.ndarray,
+    hover: list[str] | np.ndarray | None,
     color: pd.Series | None = None,
     *,
     color_title: str = "",
@@ -89,23 +96,24 @@ def map_figure(
 ) -> go.Figure:
     """A WebGL scatter of coords (n, 2) or a 3-D scatter of (n, 3); customdata holds the row.
 
-    `rows` (from drawn_rows) are the rows drawn as points; `hover`, `color` and `keep` are
-    given for those rows only. When they are a sample, a 2-D map shades the density of all rows
+    `rows` (from drawn_rows) are the rows drawn as points; `hover` (None: group and row
+    number only), `color` and `keep` are given for those rows only. When they are a sample, a 2-D map shades the density of all rows
     beneath. `keep` (bool) dims the rows a filter leaves out; `names` are drawn over the map.
     """
     dims = coords.shape[1]
     rows = np.arange(len(coords)) if rows is None else np.asarray(rows)
     # a NumPy text array: Plotly checks it as one array, a list string by string (80x slower)
-    hover = np.asarray(hover, dtype=str) if len(hover) else np.zeros(0, dtype=str)
+    if hover is not None:
+        hover = np.asarray(hover, dtype=str) if len(hover) else np.zeros(0, dtype=str)
     fig = go.Figure()
     if len(rows) < len(coords) and dims == 2:
         fig.add_trace(_density(coords))
     if keep is not None and not keep.all():
         out = np.flatnonzero(~keep)
         dim = {"color": "rgb(190,190,190)", "opacity": 0.25, "size": 4 if dims == 2 else 2}
-        fig.add_trace(_points(coords[rows[out]], hover[out], rows[out], dims, "filtered out", dim))
+        fig.add_trace(_points(coords[rows[out]], _part(hover, out), rows[out], dims, "filtered out", dim))
         picked = np.flatnonzero(keep)
-        rows, hover = rows[picked], hover[picked]
+        rows, hover = rows[picked], _part(hover, picked)
         color = None if color is None else color.iloc[picked].reset_index(drop=True)
     points = coords[rows]
     ids = rows.astype(np.int32)
@@ -114,7 +122,7 @@ def map_figure(
         values = color.astype(str).to_numpy()
         for value in pd.unique(values):
             mask = values == value
-            fig.add_trace(_points(points[mask], hover[mask], ids[mask], dims, name=value))
+            fig.add_trace(_points(points[mask], _part(hover, mask), ids[mask], dims, name=value))
     else:
         marker = {}
         if color is not None:
@@ -194,16 +202,17 @@ def _density(coords: np.ndarray) -> go.Heatmap:
     )
 
 
+def _part(hover: np.ndarray | None, which) -> np.ndarray | None:
+    return None if hover is None else hover[which]
+
+
 def _points(coords, hover, rows, dims, name, marker=None):
     marker = {"size": 6 if dims == 2 else 3, "opacity": 0.85, **(marker or {})}
-    common = {
-        "mode": "markers",
-        "name": str(name),
-        "hovertext": hover,
-        "hoverinfo": "text",
-        "customdata": rows,
-        "marker": marker,
-    }
+    common = {"mode": "markers", "name": str(name), "customdata": rows, "marker": marker}
+    if hover is None:  # many points: their group and row, not their texts
+        common["hovertemplate"] = "row %{customdata}<extra>%{fullData.name}</extra>"
+    else:
+        common.update(hovertext=hover, hoverinfo="text")
     if dims == 2:
         return go.Scattergl(x=coords[:, 0], y=coords[:, 1], **common)
     return go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **common)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embedviz import InputError, knn_graph
+from embedviz import InputError, figures, knn_graph
 from embedviz.analysis import map_trust
 from embedviz.figures import drawn_rows
 from embedviz.filters import Filter, mask
@@ -132,3 +132,21 @@ def test_map_trust_is_stored_and_keyed_by_the_map(tmp_path):
     assert np.array_equal(stored_trust(emb, coords, store), first)
     stored_trust(emb, coords[::-1].copy(), store)
     assert store._conn.execute("SELECT count(*) FROM artifacts WHERE kind = 'trust'").fetchone()[0] == 2
+
+
+def test_many_drawn_points_hover_their_group_not_their_text_and_stay_under_5_mb():
+    from embedviz import drawing
+
+    n = figures.TEXT_HOVER_MAX + 10_000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"text": [f"a fairly long text number {i}, as tweets are, with words" for i in range(n)]}
+    )
+    frame["group"] = rng.integers(0, 20, n).astype(str)
+    coords = rng.normal(size=(n, 2)).astype(np.float32)
+    drawn = drawing.draw_map(frame, "text", ["group"], coords, color=frame["group"])
+    traces = [t for t in drawn.figure.data if t.mode == "markers"]
+    assert sum(len(t.x) for t in traces) == n, "every point drawn"
+    assert all(t.hovertext is None and "customdata" in t.hovertemplate for t in traces)
+    assert len(drawn.figure.to_json()) < 5 * 2**20
+    assert any("group and row number" in c for c in drawn.captions)
