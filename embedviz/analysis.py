@@ -79,11 +79,19 @@ class Agreement:
 def agreement(clusters: np.ndarray, labels: pd.Series) -> Agreement:
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    truth = labels.astype(str).to_numpy()
-    table = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(truth, name="label"))
+    # labels as integer codes (hashed once): the scores sort integers, not 100k strings
+    codes, values = pd.factorize(labels.astype(str), sort=True)
+    counts = np.zeros((int(clusters.max()) + 2 if len(clusters) else 1, len(values)), dtype=np.int64)
+    np.add.at(counts, (clusters + 1, codes), 1)  # row 0: noise (-1)
+    present = counts.sum(axis=1) > 0
+    table = pd.DataFrame(
+        counts[present],
+        index=pd.Index(np.arange(-1, len(counts) - 1)[present], name="cluster"),
+        columns=pd.Index(values, name="label"),
+    )
     return Agreement(
-        float(adjusted_rand_score(truth, clusters)),
-        float(normalized_mutual_info_score(truth, clusters)),
+        float(adjusted_rand_score(codes, clusters)),
+        float(normalized_mutual_info_score(codes, clusters)),
         table,
     )
 
