@@ -2,7 +2,9 @@
 the browser, the server's peak memory; the map's filters at 1M rows; two sessions asking for
 the same new map at once.
 
-    python bench/pages.py [--only 100k,1m,single-flight] [--cache DIR]
+    python bench/pages.py [--only baseline,100k,1m,single-flight] [--cache DIR]
+
+baseline: the bundled 240-text sample, the floor of this machine's browser for any page.
 
 100k: tweeteval_emoji (100,000 tweets), its vectors, map, clusters and graph computed first by
 `embedviz map` into the store (about 9 minutes cold; --cache DIR keeps that store for a later
@@ -341,7 +343,17 @@ def single_flight(cache: Path | None) -> list[str]:
     return [row]
 
 
-SECTIONS = {"100k": hundred_k, "1m": one_million, "single-flight": single_flight}
+def baseline(cache: Path | None) -> list[str]:
+    """The same pages on the bundled 240-text sample: what this machine's browser takes for a
+    page of any size, the floor beneath the rows at 100k and 1M."""
+    from embedviz.samples import FOLDER
+
+    return measure(
+        "240 texts (baseline)", FOLDER / "topics.csv", Path(tempfile.mkdtemp()), 240, PAGES, lambda c, u: []
+    )
+
+
+SECTIONS = {"baseline": baseline, "100k": hundred_k, "1m": one_million, "single-flight": single_flight}
 
 
 def main() -> None:
