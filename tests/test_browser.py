@@ -194,3 +194,87 @@ def test_html_export_works_offline_shows_names_and_its_filter_highlights(browser
     assert len(shown) == 150 and sum(o > 0.5 for o in shown) == frame["text"].str.contains("rocket").sum()
     page.locator("#embedviz-filter").fill("/[unclosed/")
     page.get_by_text("not a valid regular expression").wait_for(timeout=10_000)
+
+
+SELECTED_ROWS = """() => document.querySelector('.js-plotly-plot')._fullData
+    .filter(t => t.mode === 'markers' && t.selectedpoints && t.selectedpoints.length)
+    .flatMap(t => Array.from(t.selectedpoints, i => Number(t.customdata[i])))"""
+TAGGED_ROWS = """name => { const g = document.querySelector('.js-plotly-plot');
+    const t = g && g._fullData && g._fullData.find(t => t.name === name);
+    return t ? Array.from(t.customdata, Number) : null }"""
+
+
+def lasso_all(page) -> None:
+    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + 2, y0 + 2)
+    page.mouse.down()
+    for fx, fy in [(0.55, 0.02), (0.55, 0.98), (0.02, 0.98), (0.02, 0.03)]:
+        page.mouse.move(x0 + fx * w, y0 + fy * h, steps=8)
+    page.mouse.up()
+
+
+def open_edits(page, count: int) -> None:
+    """Wait for the edits expander to say `count` edits are kept, and open it if it is shut."""
+    header = page.get_by_text(f"Edit clusters ({count} edit(s) kept)")
+    header.wait_for(timeout=60_000)
+    if not page.get_by_label("New name").is_visible():
+        header.click()
+    page.get_by_label("New name").wait_for(timeout=30_000)
+
+
+def fine_clusters(page) -> int:
+    metric = page.locator("[data-testid='stMetric']", has_text="Fine clusters")
+    return int(metric.locator("[data-testid='stMetricValue']").inner_text())
+
+
+def test_a_lassoed_tag_survives_a_restart_and_a_rename_undoes(browser, tmp_path):
+    cache = tmp_path / "cache"
+    with streamlit_server(cache, tmp_path / "first.log") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.wait_for_function(
+            "() => document.querySelector('.js-plotly-plot')?._fullData?.some(t => t._length > 0)",
+            timeout=180_000,
+        )
+        page.wait_for_timeout(1000)
+        lasso_all(page)
+        heading = page.get_by_text(re.compile(r"Selected texts \([1-9]\d*\)"))
+        heading.wait_for(timeout=60_000)
+        picked = sorted(set(page.evaluate(SELECTED_ROWS)))
+        assert 0 < len(picked) < 90
+        box = page.get_by_label(re.compile(r"Tag these [\d,]+ selected texts"))
+        box.fill("picked")
+        box.press("Enter")
+        page.get_by_role("button", name="Tag", exact=True).first.click()
+        page.get_by_text("Tagged").first.wait_for(timeout=60_000)
+        page.close()
+
+    with streamlit_server(cache, tmp_path / "second.log") as url:  # a restart, the same store
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/?color=tags")
+        page.wait_for_function(f"() => ({TAGGED_ROWS})('picked') !== null", timeout=180_000)
+        assert sorted(page.evaluate(TAGGED_ROWS, "picked")) == picked
+
+        page.get_by_role("link", name="Clusters").click()
+        page.get_by_role("heading", name="Clusters").wait_for(timeout=120_000)
+        open_edits(page, 0)
+        k = fine_clusters(page)
+        page.get_by_label("New name").fill("My first cluster")
+        page.get_by_label("New name").press("Enter")
+        page.get_by_role("button", name="Rename", exact=True).click()
+        open_edits(page, 1)
+        tree = page.locator(".js-plotly-plot .treemap").first
+        page.wait_for_function(
+            "() => document.querySelector('.js-plotly-plot .treemap')?.textContent.includes('My first cluster')",
+            timeout=60_000,
+        )
+        assert fine_clusters(page) == k
+        page.get_by_role("button", name="Undo the last edit").click()
+        open_edits(page, 0)
+        page.wait_for_function(
+            "() => !document.querySelector('.js-plotly-plot .treemap')?.textContent.includes('My first cluster')",
+            timeout=60_000,
+        )
+        assert tree.count() and fine_clusters(page) == k
+        assert not page.locator("[data-testid='stException']").count()

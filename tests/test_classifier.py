@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -144,3 +145,41 @@ def test_least_confident_lists_the_next_texts_to_label():
 )
 def test_readable_labels_for_zero_shot(label, words):
     assert readable(label) == words
+
+
+@pytest.mark.model
+def test_cli_classify_gives_the_page_s_predictions_on_held_back_snips(capsys, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from embedviz.ui import compute
+    from embedviz.ui.state import DataSource
+    from tests.conftest import shared_dataset
+
+    frame = pd.read_csv(shared_dataset("snips")).sample(1200, random_state=0).reset_index(drop=True)
+    held = frame.index >= 900  # labels hidden: the page predicts them, the CLI classifies them
+    data = frame.assign(label=frame["label"].where(~held, ""))
+    data_csv, held_csv = tmp_path / "snips.csv", tmp_path / "held.csv"
+    data.to_csv(data_csv, index=False)
+    frame.loc[held, ["text"]].to_csv(held_csv, index=False)
+    cache = str(tmp_path / "cache")  # the store the page uses too (conftest's EMBEDVIZ_CACHE_DIR)
+
+    model, out = tmp_path / "model", tmp_path / "out.csv"
+    code, _, err = run(
+        capsys, "train", str(data_csv), "--label-column", "label", "--out", str(model), "--cache-dir", cache
+    )
+    assert code == 0, err
+    code, _, err = run(capsys, "classify", str(model), str(held_csv), "--out", str(out), "--cache-dir", cache)
+    assert code == 0, err
+    cli = pd.read_csv(out)["prediction"].tolist()
+
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parents[1] / "pages" / "insights.py"), default_timeout=600
+    )
+    digest = compute.remember_input("snips.csv", data_csv.read_bytes())
+    at.session_state["data.source"] = DataSource("upload", "snips.csv", digest)
+    at.run()
+    at.selectbox(key="insights.examples").set_value("label").run()
+    assert not at.exception and not at.error
+    _, predictions = at.session_state["insights.predictions"]
+    assert predictions.labels[held].tolist() == cli
+    assert (np.asarray(cli) == frame.loc[held, "label"].to_numpy()).mean() > 0.8

@@ -42,12 +42,25 @@ def test_tags_follow_the_texts_across_restarts_and_reordered_uploads(tmp_path, c
     assert cur.first_tags(tags)[:5] == ["keep", "keep", None, "check me", None]
 
 
-def test_two_sessions_add_tags_without_overwriting(tmp_path, corpus):
+def test_two_sessions_tagging_at_the_same_moment_lose_nothing(tmp_path, corpus):
+    import threading
+
     path = tmp_path / "store.sqlite"
-    first, second = Store(path), Store(path)
-    cur.tag(corpus, first, [0], "a")
-    cur.tag(corpus, second, [1], "b")
-    assert cur.row_tags(corpus, first)[:2] == [("a",), ("b",)]
+    stores = [Store(path), Store(path)]  # two sessions' handles on one store file
+    start = threading.Barrier(2)
+
+    def session(i: int) -> None:
+        start.wait()
+        for row in range(i, len(corpus), 2):  # different points, one write each, interleaved
+            cur.tag(corpus, stores[i], [row], f"tag {i}")
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    tags = cur.row_tags(corpus, Store(path))
+    assert tags == [(f"tag {row % 2}",) for row in range(len(corpus))]
 
 
 def test_tags_rename_remove_and_refuse_bad_names(tmp_path, corpus):
