@@ -33,6 +33,17 @@ def browser():
         instance.close()
 
 
+def lasso(page, right: float) -> None:
+    """Draw a lasso over the map's plot area, from its left edge to `right` (a share of its width)."""
+    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + 2, y0 + 2)
+    page.mouse.down()
+    for fx, fy in [(right, 0.02), (right, 0.98), (0.02, 0.98), (0.02, 0.03)]:
+        page.mouse.move(x0 + fx * w, y0 + fy * h, steps=8)
+    page.mouse.up()
+
+
 def shot(page, name: str) -> None:
     folder = os.environ.get("EMBEDVIZ_SCREENSHOTS")
     if folder:
@@ -54,13 +65,7 @@ def test_sample_map_renders_lasso_selects_and_search_finds(browser, tmp_path):
         assert distinct_colours(chart.screenshot()) > 50, "the WebGL scatter drew nothing"
         shot(page, "map")
 
-        box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
-        x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-        page.mouse.move(x0 + 2, y0 + 2)
-        page.mouse.down()
-        for fx, fy in [(0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)]:
-            page.mouse.move(x0 + fx * w, y0 + fy * h, steps=8)
-        page.mouse.up()
+        lasso(page, right=0.98)
         # the heading with a count above 0 (a rerun briefly keeps the stale "(0)" one beside it)
         heading = page.get_by_text(re.compile(r"Selected texts \([1-9]\d*\)"))
         heading.wait_for(timeout=60_000)
@@ -204,14 +209,6 @@ TAGGED_ROWS = """name => { const g = document.querySelector('.js-plotly-plot');
     return t ? Array.from(t.customdata, Number) : null }"""
 
 
-def lasso_all(page) -> None:
-    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
-    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x0 + 2, y0 + 2)
-    page.mouse.down()
-    for fx, fy in [(0.55, 0.02), (0.55, 0.98), (0.02, 0.98), (0.02, 0.03)]:
-        page.mouse.move(x0 + fx * w, y0 + fy * h, steps=8)
-    page.mouse.up()
 
 
 def open_edits(page, count: int) -> None:
@@ -238,7 +235,7 @@ def test_a_lassoed_tag_survives_a_restart_and_a_rename_undoes(browser, tmp_path)
             timeout=180_000,
         )
         page.wait_for_timeout(1000)
-        lasso_all(page)
+        lasso(page, right=0.55)  # the left part of the map
         heading = page.get_by_text(re.compile(r"Selected texts \([1-9]\d*\)"))
         heading.wait_for(timeout=60_000)
         picked = sorted(set(page.evaluate(SELECTED_ROWS)))
