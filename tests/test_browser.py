@@ -225,7 +225,7 @@ def fine_clusters(page) -> int:
     return int(metric.locator("[data-testid='stMetricValue']").inner_text())
 
 
-def test_a_lassoed_tag_survives_a_restart_and_a_rename_undoes(browser, tmp_path):
+def test_a_lassoed_tag_survives_a_restart_and_cluster_edits_undo(browser, tmp_path):
     cache = tmp_path / "cache"
     with streamlit_server(cache, tmp_path / "first.log") as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -260,6 +260,15 @@ def test_a_lassoed_tag_survives_a_restart_and_a_rename_undoes(browser, tmp_path)
         page.get_by_label("New name").fill("My first cluster")
         page.get_by_label("New name").press("Enter")
         page.get_by_role("button", name="Rename", exact=True).click()
+        open_edits(page, 1)
+        for number in (0, 1):  # merge clusters 0 and 1 (by name: the list may offer "select all" too)
+            page.get_by_label("Merge fine clusters (into the first)").click()
+            page.get_by_role("option", name=re.compile(rf"^{number}: ")).click()
+            page.keyboard.press("Escape")
+        page.get_by_role("button", name="Merge", exact=True).click()
+        open_edits(page, 2)
+        assert fine_clusters(page) == k - 1
+        page.get_by_role("button", name="Undo the last edit").click()
         open_edits(page, 1)
         tree = page.locator(".js-plotly-plot .treemap").first
         page.wait_for_function(
