@@ -209,8 +209,6 @@ TAGGED_ROWS = """name => { const g = document.querySelector('.js-plotly-plot');
     return t ? Array.from(t.customdata, Number) : null }"""
 
 
-
-
 def open_edits(page, count: int) -> None:
     """Wait for the edits expander to say `count` edits are kept, and open it if it is shut."""
     header = page.get_by_text(f"Edit clusters ({count} edit(s) kept)")
