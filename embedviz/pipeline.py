@@ -312,6 +312,12 @@ def build_map(
         return result
 
     if threadsafe_parallel():  # both are mostly single-threaded numba or BLAS: one core each
+        # scikit-learn imported here first: two threads importing it at once can each find the
+        # other's half-initialised module (ImportError: cannot import name 'clone')
+        import sklearn.cluster  # noqa: F401
+        import sklearn.decomposition  # noqa: F401
+        import sklearn.metrics  # noqa: F401
+
         with ThreadPoolExecutor(2, thread_name_prefix="embedviz-stage") as pool:
             later = pool.submit(group)
             proj = project()

@@ -240,7 +240,10 @@ def warm_up() -> None:
 
 
 def warm_up_in_background() -> threading.Thread:
-    """warm_up on a daemon thread; errors are logged, never raised."""
+    """warm_up on a daemon thread; errors are logged, never raised. scikit-learn is imported
+    first, on the caller's thread: UMAP imports it, and a second thread importing it at the same
+    moment (the clusters, a page) can find it half-initialised."""
+    import sklearn.base  # noqa: F401
 
     def run() -> None:
         try:

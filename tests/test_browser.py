@@ -209,10 +209,35 @@ TAGGED_ROWS = """name => { const g = document.querySelector('.js-plotly-plot');
     return t ? Array.from(t.customdata, Number) : null }"""
 
 
+def settled(page) -> None:
+    """Wait until the app's run is over (its running indicator gone)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=60_000)
+
+
+def pick(page, label: str, option) -> None:
+    """Choose an option of a multiselect, opening its list again if a rerun closed it."""
+    for attempt in range(3):
+        settled(page)
+        page.get_by_label(label).click()
+        choice = page.get_by_role("option", name=option)
+        try:
+            choice.wait_for(timeout=10_000)
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            continue
+        choice.click()
+        page.keyboard.press("Escape")
+        return
+
+
 def open_edits(page, count: int) -> None:
     """Wait for the edits expander to say `count` edits are kept, and open it if it is shut."""
     header = page.get_by_text(f"Edit clusters ({count} edit(s) kept)")
     header.wait_for(timeout=60_000)
+    settled(page)
     if not page.get_by_label("New name").is_visible():
         header.click()
     page.get_by_label("New name").wait_for(timeout=30_000)
@@ -260,9 +285,7 @@ def test_a_lassoed_tag_survives_a_restart_and_cluster_edits_undo(browser, tmp_pa
         page.get_by_role("button", name="Rename", exact=True).click()
         open_edits(page, 1)
         for number in (0, 1):  # merge clusters 0 and 1 (by name: the list may offer "select all" too)
-            page.get_by_label("Merge fine clusters (into the first)").click()
-            page.get_by_role("option", name=re.compile(rf"^{number}: ")).click()
-            page.keyboard.press("Escape")
+            pick(page, "Merge fine clusters (into the first)", re.compile(rf"^{number}: "))
         page.get_by_role("button", name="Merge", exact=True).click()
         open_edits(page, 2)
         assert fine_clusters(page) == k - 1
