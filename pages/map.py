@@ -142,127 +142,134 @@ with compute.shown_errors():
     # an empty chart first: the browser loads and starts the plotting library (about 2 s) while
     # the map below is computed, instead of after
     chart_slot.plotly_chart(figures.placeholder(), key="map.placeholder")
+    try:
+        # vectors only when something needs them: a file's own x, y coloured by a column needs none
+        needs_vectors = method != FROM_FILE or color in NEEDS_VECTORS or query.strip()
+        emb = compute.embeddings(corpus) if needs_vectors else None
+        cur = compute.Current(corpus, emb, state.backend())
+        proj = pipeline.file_projection(corpus, dims) if method == FROM_FILE else compute.projection(emb)
+        clusters = compute.clusters(corpus, emb) if emb is not None else None
+        frame = pipeline.map_frame(corpus, proj, clusters)
+        scores = trust = similarity = None
+        if emb is not None:
+            scores = compute.outliers(emb)
+            frame["outlier_score"] = scores
+            trust = compute.trust(emb, proj)
+            frame["map_trust"] = trust
+        flt = state.map_filter()
+        keep = mask(corpus.frame, corpus.text_column, flt) if flt.active else None
 
-    # vectors only when something needs them: a file's own x, y coloured by a column needs none
-    needs_vectors = method != FROM_FILE or color in NEEDS_VECTORS or query.strip()
-    emb = compute.embeddings(corpus) if needs_vectors else None
-    cur = compute.Current(corpus, emb, state.backend())
-    proj = pipeline.file_projection(corpus, dims) if method == FROM_FILE else compute.projection(emb)
-    clusters = compute.clusters(corpus, emb) if emb is not None else None
-    frame = pipeline.map_frame(corpus, proj, clusters)
-    scores = trust = similarity = None
-    if emb is not None:
-        scores = compute.outliers(emb)
-        frame["outlier_score"] = scores
-        trust = compute.trust(emb, proj)
-        frame["map_trust"] = trust
-    flt = state.map_filter()
-    keep = mask(corpus.frame, corpus.text_column, flt) if flt.active else None
-
-    query_point = query_rows = None
-    if query.strip():
-        query_vector, found = compute.query_neighbors(cur, query, 10)
-        query_rows = found.indices[0]
-        query_point = place_query(proj.coords, query_rows, found.scores[0])
-        similarity = emb.vectors @ query_vector
-    tags = drawing.tag_values(compute.row_tags(corpus)) if color == COLOR_TAGS else None
-    predicted = state.predictions(emb.fingerprint) if emb is not None else None
-    if color == COLOR_PREDICTION and predicted is None:
-        st.info(
-            "Train a classifier on the Insights page (Classify from examples) to colour by its predictions."
+        query_point = query_rows = None
+        if query.strip():
+            query_vector, found = compute.query_neighbors(cur, query, 10)
+            query_rows = found.indices[0]
+            query_point = place_query(proj.coords, query_rows, found.scores[0])
+            similarity = emb.vectors @ query_vector
+        tags = drawing.tag_values(compute.row_tags(corpus)) if color == COLOR_TAGS else None
+        predicted = state.predictions(emb.fingerprint) if emb is not None else None
+        if color == COLOR_PREDICTION and predicted is None:
+            st.info(
+                "Train a classifier on the Insights page (Classify from examples) to colour by its predictions."
+            )
+        values = drawing.colour_values(
+            color,
+            frame,
+            corpus.frame,
+            {
+                COLOR_OUTLIER: scores,
+                COLOR_TRUST: trust,
+                COLOR_QUERY: similarity,
+                COLOR_TAGS: tags,
+                COLOR_PREDICTION: None if predicted is None else predicted.labels,
+            },
         )
-    values = drawing.colour_values(
-        color,
-        frame,
-        corpus.frame,
-        {
-            COLOR_OUTLIER: scores,
-            COLOR_TRUST: trust,
-            COLOR_QUERY: similarity,
-            COLOR_TAGS: tags,
-            COLOR_PREDICTION: None if predicted is None else predicted.labels,
-        },
-    )
-    if values is None and color == COLOR_QUERY:
-        st.info("Type a query to colour the map by similarity to it.")
-    names = drawing.cluster_names(proj.coords, clusters, state.names_level(), compute.custom_names(clusters))
-    drawn = drawing.draw_map(
-        corpus.frame,
-        corpus.text_column,
-        corpus.metadata_columns,
-        proj.coords,
-        color=values,
-        color_title=color,
-        keep=keep,
-        names=names,
-        query=query_point,
-        query_neighbors=query_rows,
-    )
-
-    trustworthiness = proj.trustworthiness
-    for column, (label, value, help_text) in zip(
-        info_slot.columns(5),
-        mapview.summary(len(corpus), keep, clusters, trustworthiness, trust),
-        strict=True,
-    ):
-        column.metric(label, value, help=help_text)
-    info_slot.caption(f"Map: {REDUCER_NAMES[proj.method]}, {dims}-D.")
-    for note in proj.notes:
-        info_slot.caption(note)
-    if keep is not None:
-        info_slot.caption(f"Filter: {flt.describe()}: {int(keep.sum()):,} of {len(corpus):,} texts match.")
-    for caption in drawn.captions:
-        info_slot.caption(caption)
-    event = chart_slot.plotly_chart(
-        drawn.figure, key="map.chart", on_select="rerun", selection_mode=("lasso", "box", "points")
-    )
-
-    picked = mapview.selected_rows(event.selection.points if event else [], keep)
-    st.subheader(f"Selected texts ({len(picked):,})")
-    if picked:
-        selected = frame.iloc[picked]
-        if len(selected) > TABLE_ROWS:
-            st.caption(f"The first {TABLE_ROWS:,} are shown; the download has all {len(selected):,}.")
-        st.dataframe(selected.head(TABLE_ROWS), width="stretch", height=300)
-        st.download_button(
-            "Download selection (CSV)", export.csv_bytes(selected), "selection.csv", "text/csv"
+        if values is None and color == COLOR_QUERY:
+            st.info("Type a query to colour the map by similarity to it.")
+        names = drawing.cluster_names(
+            proj.coords, clusters, state.names_level(), compute.custom_names(clusters)
         )
-        layout.tag_form(corpus, picked, "map.selection", "selected texts")
-    else:
-        st.caption("Draw a lasso or a box on the map to list texts here.")
-    if keep is not None:
-        layout.tag_form(corpus, keep.nonzero()[0], "map.filtered", "texts the filter keeps")
-
-    st.subheader("Export")
-
-    def shown() -> pd.DataFrame:  # built when a button is clicked: at 100k rows it takes seconds
-        return mapview.export_table(frame, compute.row_tags(corpus), keep)
-
-    st.caption(
-        "Tables hold every row"
-        + (" the filter keeps" if keep is not None else "")
-        + "; figures hold the names and the points drawn."
-    )
-    a, b, c, d, e = st.columns(5)
-    # built when clicked, not on every rerun: at 100k rows each takes seconds
-    a.download_button("Table (CSV)", lambda: export.csv_bytes(shown()), "embedviz-map.csv", "text/csv")
-    b.download_button("Table (Parquet)", lambda: export.parquet_bytes(shown()), "embedviz-map.parquet")
-    c.download_button(
-        "Figure (HTML)",
-        lambda: figures.standalone_html(
-            drawn.figure, drawing.texts_of(corpus.frame, corpus.text_column, drawn.rows)
-        ),
-        "embedviz-map.html",
-        "text/html",
-    )
-    rows = drawn.rows if keep is None else drawn.rows[keep[drawn.rows]]
-    image_colour = None if values is None else values.iloc[rows].reset_index(drop=True)
-    for column, fmt, mime in ((d, "png", "image/png"), (e, "svg", "image/svg+xml")):
-        column.download_button(
-            f"Figure ({fmt.upper()})",
-            lambda fmt=fmt: figures.static_image(proj.coords[rows], image_colour, drawn.names, fmt),
-            f"embedviz-map.{fmt}",
-            mime,
-            disabled=dims == 3,
-            help="2-D maps only" if dims == 3 else None,
+        drawn = drawing.draw_map(
+            corpus.frame,
+            corpus.text_column,
+            corpus.metadata_columns,
+            proj.coords,
+            color=values,
+            color_title=color,
+            keep=keep,
+            names=names,
+            query=query_point,
+            query_neighbors=query_rows,
         )
+
+        trustworthiness = proj.trustworthiness
+        for column, (label, value, help_text) in zip(
+            info_slot.columns(5),
+            mapview.summary(len(corpus), keep, clusters, trustworthiness, trust),
+            strict=True,
+        ):
+            column.metric(label, value, help=help_text)
+        info_slot.caption(f"Map: {REDUCER_NAMES[proj.method]}, {dims}-D.")
+        for note in proj.notes:
+            info_slot.caption(note)
+        if keep is not None:
+            info_slot.caption(
+                f"Filter: {flt.describe()}: {int(keep.sum()):,} of {len(corpus):,} texts match."
+            )
+        for caption in drawn.captions:
+            info_slot.caption(caption)
+        event = chart_slot.plotly_chart(
+            drawn.figure, key="map.chart", on_select="rerun", selection_mode=("lasso", "box", "points")
+        )
+
+        picked = mapview.selected_rows(event.selection.points if event else [], keep)
+        st.subheader(f"Selected texts ({len(picked):,})")
+        if picked:
+            selected = frame.iloc[picked]
+            if len(selected) > TABLE_ROWS:
+                st.caption(f"The first {TABLE_ROWS:,} are shown; the download has all {len(selected):,}.")
+            st.dataframe(selected.head(TABLE_ROWS), width="stretch", height=300)
+            st.download_button(
+                "Download selection (CSV)", export.csv_bytes(selected), "selection.csv", "text/csv"
+            )
+            layout.tag_form(corpus, picked, "map.selection", "selected texts")
+        else:
+            st.caption("Draw a lasso or a box on the map to list texts here.")
+        if keep is not None:
+            layout.tag_form(corpus, keep.nonzero()[0], "map.filtered", "texts the filter keeps")
+
+        st.subheader("Export")
+
+        def shown() -> pd.DataFrame:  # built when a button is clicked: at 100k rows it takes seconds
+            return mapview.export_table(frame, compute.row_tags(corpus), keep)
+
+        st.caption(
+            "Tables hold every row"
+            + (" the filter keeps" if keep is not None else "")
+            + "; figures hold the names and the points drawn."
+        )
+        a, b, c, d, e = st.columns(5)
+        # built when clicked, not on every rerun: at 100k rows each takes seconds
+        a.download_button("Table (CSV)", lambda: export.csv_bytes(shown()), "embedviz-map.csv", "text/csv")
+        b.download_button("Table (Parquet)", lambda: export.parquet_bytes(shown()), "embedviz-map.parquet")
+        c.download_button(
+            "Figure (HTML)",
+            lambda: figures.standalone_html(
+                drawn.figure, drawing.texts_of(corpus.frame, corpus.text_column, drawn.rows)
+            ),
+            "embedviz-map.html",
+            "text/html",
+        )
+        rows = drawn.rows if keep is None else drawn.rows[keep[drawn.rows]]
+        image_colour = None if values is None else values.iloc[rows].reset_index(drop=True)
+        for column, fmt, mime in ((d, "png", "image/png"), (e, "svg", "image/svg+xml")):
+            column.download_button(
+                f"Figure ({fmt.upper()})",
+                lambda fmt=fmt: figures.static_image(proj.coords[rows], image_colour, drawn.names, fmt),
+                f"embedviz-map.{fmt}",
+                mime,
+                disabled=dims == 3,
+                help="2-D maps only" if dims == 3 else None,
+            )
+    except compute.NeedsConsent:
+        chart_slot.empty()  # the blank chart would push the question below the fold
+        raise
