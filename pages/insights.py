@@ -43,11 +43,10 @@ def from_examples(cur) -> None:
     a, b, c = st.columns(3)
     a.metric("Examples", f"{model.examples:,}")
     b.metric("Labels", len(model.classes))
-    b_help = "Accuracy on held-out examples (5-fold); n/a when a label has a single example."
     c.metric(
         "Cross-validated accuracy",
         "n/a" if model.cv_accuracy is None else f"{model.cv_accuracy:.1%}",
-        help=b_help,
+        help="Accuracy on held-out examples (5-fold); n/a when a label has a single example.",
     )
     untagged = np.array([label is None for label in labels])
     counts = (
