@@ -19,6 +19,8 @@ from embedviz.corpus import Corpus, load_corpus
 from embedviz.errors import EmbedvizError, InputError
 from embedviz.progress import Progress
 from embedviz.reduce import REDUCERS, ReduceParams, resolve
+from embedviz.scale import DEFAULT_FIT_SAMPLE, ENGINES, BackendSpec
+from embedviz.shards import is_embed_folder
 from embedviz.store import Store
 
 log = logging.getLogger("embedviz")
@@ -48,6 +50,13 @@ def _output(value: str) -> Path:
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise argparse.ArgumentTypeError(f"{path.name}: the output must end in .csv or .parquet")
     return path
+
+
+def check_table_output(path: Path) -> None:
+    try:
+        _output(str(path))
+    except argparse.ArgumentTypeError as e:
+        raise InputError(f"{e}; a folder is written only for a folder made by `embedviz embed`.") from None
 
 
 def _figure(value: str) -> Path:
@@ -88,9 +97,41 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cache-dir", help="store folder (default: $EMBEDVIZ_CACHE_DIR or user cache)")
         p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
 
-    m = sub.add_parser("map", help="write a table with map coordinates and clusters")
+    def engine(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default="local",
+            help="where encoding and placing run: this process, or Ray (pip install -r requirements-scale.txt)",
+        )
+        p.add_argument(
+            "--address", help="ray: a running cluster's address (default: start Ray on this machine)"
+        )
+
+    m = sub.add_parser(
+        "map",
+        help="write a table with map coordinates and clusters (or, for a folder from `embed`, "
+        "fit on a sample and place every row)",
+    )
     common(m)
-    m.add_argument("--out", required=True, type=_output, help="output .parquet or .csv")
+    m.set_defaults(backend=None, precision=None)  # with --onto: the map's own, unless given
+    m.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output .parquet or .csv; a folder when the input is a folder written by `embedviz embed`",
+    )
+    m.add_argument(
+        "--onto",
+        type=Path,
+        help="a map folder made earlier: place the input's texts on it without moving its points",
+    )
+    m.add_argument(
+        "--fit-sample",
+        type=int,
+        help=f"embed folder: fit the map and clusters on this many random rows (default all, up to {DEFAULT_FIT_SAMPLE:,})",
+    )
+    engine(m)
     m.add_argument(
         "--figure",
         type=Path,
@@ -118,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--min-dist", type=float, default=r.min_dist, help="umap")
     m.add_argument("--perplexity", type=float, default=r.perplexity, help="tsne")
     m.add_argument("--seed", type=int, default=r.seed)
+
+    e = sub.add_parser("embed", help="embed a file or a folder of files into Parquet parts (row_id, vector)")
+    common(e)
+    e.add_argument("--out", required=True, type=Path, help="the output folder (created)")
+    engine(e)
 
     v = sub.add_parser("serve", help="serve embeddings over an OpenAI-compatible HTTP API")
     v.add_argument("--host", default="127.0.0.1")
@@ -202,13 +248,8 @@ class _Bars:
             bar.close()
 
 
-def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:
-    from embedviz.drawing import write_figure
-    from embedviz.export import write_table
-    from embedviz.pipeline import build_map
-
-    out = args.out
-    reduce_params = ReduceParams(
+def reduce_params_from(args: argparse.Namespace) -> ReduceParams:
+    return ReduceParams(
         method=args.reducer,
         dims=args.dims,
         seed=args.seed,
@@ -216,7 +257,10 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
         min_dist=args.min_dist,
         perplexity=args.perplexity,
     )
-    cluster_params = ClusterParams(
+
+
+def cluster_params_from(args: argparse.Namespace) -> ClusterParams:
+    return ClusterParams(
         method=args.cluster_method,
         k=args.clusters,
         broad_k=args.broad_clusters,
@@ -224,6 +268,88 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
         keep_noise=not args.assign_noise,
         seed=args.seed,
     )
+
+
+def run_map_folder(args: argparse.Namespace) -> None:
+    """map FOLDER (from `embed`) --out FOLDER: fit on a sample, place every row."""
+    from embedviz.scale import map_folder
+
+    params = reduce_params_from(args)
+    if params.method == "auto":
+        params = ReduceParams(**{**params.__dict__, "method": "umap"})
+    report = map_folder(
+        args.input,
+        args.out,
+        engine=args.engine,
+        address=args.address,
+        sample=args.fit_sample,
+        reduce_params=params,
+        cluster_params=cluster_params_from(args),
+        quiet=args.quiet,
+    )
+    log.info(
+        "map: fitted on %s of %s rows, %d clusters in %d broad topics (fit %.1f s, place %.1f s)",
+        f"{report.fit_rows:,}",
+        f"{report.rows:,}",
+        report.k,
+        report.broad_k,
+        report.seconds_fit,
+        report.seconds_place,
+    )
+
+
+def run_embed(args: argparse.Namespace, store: Store, bars: _Bars) -> None:
+    from embedviz.scale import embed_folder
+
+    embed_folder(
+        args.input,
+        args.out,
+        spec_from_args(args),
+        engine=args.engine,
+        address=args.address,
+        text_column=args.text_column,
+        store=store,
+        on_progress=bars,
+        quiet=args.quiet,
+    )
+
+
+def spec_from_args(args: argparse.Namespace) -> BackendSpec:
+    return BackendSpec(
+        args.backend,
+        model=args.model,
+        dimensions=args.dimensions,
+        base_url=args.base_url,
+        batch_size=args.batch_size,
+        precision=args.precision,
+    )
+
+
+def run_onto(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:
+    from embedviz.export import write_table
+    from embedviz.scale import place_onto
+
+    frame = place_onto(corpus, args.onto, backend, store, on_progress=bars)
+    write_table(frame, args.out)
+    far = int((frame["cluster"] == -2).sum())
+    log.info(
+        "map: %d texts placed on %s (%d far from every cluster); wrote %s",
+        len(frame),
+        args.onto,
+        far,
+        args.out,
+    )
+
+
+def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:
+    from embedviz.drawing import write_figure
+    from embedviz.export import write_table
+    from embedviz.pipeline import build_map
+
+    if args.onto is not None:
+        return run_onto(args, corpus, backend, store, bars)
+    out = args.out
+    reduce_params, cluster_params = reduce_params_from(args), cluster_params_from(args)
     if resolve(reduce_params, len(corpus)).method == "umap":
         from embedviz.reduce import warm_up_in_background
 
@@ -289,8 +415,12 @@ def classifier_backend(args: argparse.Namespace, corpus: Corpus) -> Backend:
     (which must then make the same vectors)."""
     from embedviz.classifier import load
 
-    trained = load(args.classifier)
-    identity = trained.backend
+    args.trained = load(args.classifier)
+    return backend_like(args, args.trained.backend, corpus)
+
+
+def backend_like(args: argparse.Namespace, identity: dict, corpus: Corpus) -> Backend:
+    """The backend of `identity` (a classifier's or a map's), unless the command line names one."""
     if args.backend is None:
         args.backend = identity.get("backend")
         args.model = args.model or identity.get("model")
@@ -298,8 +428,17 @@ def classifier_backend(args: argparse.Namespace, corpus: Corpus) -> Backend:
             args.precision = args.precision or identity.get("precision", "fp32")
         if args.backend == "openai" and args.dimensions is None:
             args.dimensions = identity.get("dimension")
-    args.trained = trained
     return backend_from_args(args, corpus)
+
+
+def map_backend(args: argparse.Namespace, corpus: Corpus) -> Backend:
+    """map: the named backend (default sentence-transformers); with --onto, the map's own."""
+    if args.onto is None:
+        args.backend = args.backend or DEFAULT_BACKEND
+        return backend_from_args(args, corpus)
+    from embedviz.shards import MAP_MANIFEST, read_manifest
+
+    return backend_like(args, read_manifest(args.onto, MAP_MANIFEST)["backend"], corpus)
 
 
 def run_search(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:
@@ -354,12 +493,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             from embedviz.drawing import check_figure_path
 
             check_figure_path(args.figure, args.dims)
+        store = Store(Path(args.cache_dir) / "store.sqlite" if args.cache_dir else None)
+        if args.command == "embed" or (args.command == "map" and is_embed_folder(args.input)):
+            if not args.quiet:
+                log.setLevel(logging.INFO)
+            run_embed(args, store, bars) if args.command == "embed" else run_map_folder(args)
+            bars.close()
+            log.info("done in %.1f s", time.perf_counter() - started)
+            return 0
+        if args.command == "map":
+            check_table_output(args.out)
         corpus = load_corpus(args.input, text_column=args.text_column)
         if args.command == "classify":
             backend = classifier_backend(args, corpus)
+        elif args.command == "map":
+            backend = map_backend(args, corpus)
         else:
             backend = backend_from_args(args, corpus)
-        store = Store(Path(args.cache_dir) / "store.sqlite" if args.cache_dir else None)
         if not args.quiet:
             log.setLevel(logging.INFO)  # only after the input proved usable: bad input stays one line
             log.info("%s: %s", corpus.name, corpus.report.summary())

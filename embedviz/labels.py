@@ -32,18 +32,35 @@ def keywords(texts: Sequence[str], labels: np.ndarray, n_words: int = 5) -> dict
 
     A word goes first to the cluster where it scores highest, so labels stay distinct.
     """
-    from sklearn.feature_extraction.text import CountVectorizer
-
     clusters = sorted(set(labels.tolist()) - {-1})
     if not clusters:
         return {}
-    vectorizer = CountVectorizer(stop_words="english", token_pattern=WORD_PATTERN, lowercase=True)
+    vectorizer = word_counter()
     try:
         counts = vectorizer.fit_transform(texts)
     except ValueError:  # no words at all
         return {c: () for c in clusters}
-    vocabulary = vectorizer.get_feature_names_out()
     per_class = np.vstack([np.asarray(counts[labels == c].sum(axis=0)).ravel() for c in clusters])
+    return keywords_from_counts(clusters, per_class, vectorizer.get_feature_names_out(), n_words)
+
+
+def word_counter(max_words: int | None = None):
+    """The word counts keywords are scored from: English stop words out, lower case."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(
+        stop_words="english", token_pattern=WORD_PATTERN, lowercase=True, max_features=max_words
+    )
+
+
+def keywords_from_counts(
+    clusters: Sequence[int], per_class: np.ndarray, vocabulary: Sequence[str], n_words: int = 5
+) -> dict[int, tuple[str, ...]]:
+    """Keywords from word counts per cluster: per_class (len(clusters), len(vocabulary)), so
+    counts gathered shard by shard name clusters as the whole corpus would."""
+    if not len(clusters):
+        return {}
+    per_class = np.asarray(per_class, dtype=np.float64)
     tf = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1)
     mean_words = per_class.sum() / len(clusters)
     idf = np.log1p(mean_words / np.maximum(per_class.sum(axis=0), 1))
@@ -55,7 +72,7 @@ def keywords(texts: Sequence[str], labels: np.ndarray, n_words: int = 5) -> dict
         own = [w for w in ranked if owner[w] == row]
         shared = [w for w in ranked if owner[w] != row]
         chosen = own[:n_words] if len(own) >= 3 else own + shared[: n_words - len(own)]
-        result[c] = tuple(str(vocabulary[w]) for w in chosen[:n_words])
+        result[int(c)] = tuple(str(vocabulary[w]) for w in chosen[:n_words])
     return result
 
 

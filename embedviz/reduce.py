@@ -187,8 +187,19 @@ def _umap_init(n: int, dims: int) -> str:
 def _umap(
     vectors: np.ndarray, params: ReduceParams, neighbors: Neighbors | None, notes: list[str]
 ) -> np.ndarray:
-    umap = load_umap(numba_cache_dir())
+    return fit_umap(vectors, params, neighbors, notes).embedding_
 
+
+def fit_umap(
+    vectors: np.ndarray,
+    params: ReduceParams,
+    neighbors: Neighbors | None = None,
+    notes: list[str] | None = None,
+):
+    """A fitted umap.UMAP of unit vectors (n, d); its `embedding_` is the map. With `neighbors`
+    it skips its own neighbour search, and can then not `transform` new points."""
+    umap = load_umap(numba_cache_dir())
+    notes = notes if notes is not None else []
     n = len(vectors)
     n_neighbors = params.n_neighbors
     if n_neighbors >= n:
@@ -210,7 +221,8 @@ def _umap(
         warnings.filterwarnings("ignore", message=".*n_jobs.*overridden.*")
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         warnings.filterwarnings("ignore", category=UserWarning, module="umap")
-        return reducer.fit_transform(vectors)
+        reducer.fit(vectors)
+    return reducer
 
 
 # UMAP's compiled code: loaded from (or built into) a folder beside the store, off the user's path

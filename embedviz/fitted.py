@@ -1,0 +1,235 @@
+"""A map fitted once and reused: the reducer and the clusters learnt on a sample of the corpus
+(or all of it), then any number of texts placed with them, without moving the points already
+placed. Placing is a pure function of the fitted model and the vectors, so it can run batch by
+batch on any worker and give the same answer.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from embedviz.cluster import ClusterParams, cluster
+from embedviz.errors import InputError
+from embedviz.labels import NOISE_LABEL, keywords_from_counts, word_counter
+from embedviz.neighbors import knn_graph, top_k
+from embedviz.reduce import ReduceParams, fit_umap, load_umap, numba_cache_dir, resolve
+
+PLACEABLE = ("umap", "pca")
+"""Reducers that can place new points where the fitted map would have (t-SNE cannot)."""
+VOTERS = 15
+"""Nearest sample texts whose clusters a placed text takes (weighted by similarity)."""
+FAR_QUANTILE = 0.01
+"""A new text is far from every cluster when its nearest sample text is less similar than
+this share of the sample's own texts are to their nearest neighbour."""
+FAR_CLUSTER = -2
+FAR_LABEL = "far from every cluster"
+MAX_WORDS = 50_000
+"""Vocabulary of the cluster names (the sample's most frequent words)."""
+MODEL_FILE = "model.pkl"
+
+
+@dataclass(frozen=True, eq=False)
+class Placed:
+    coords: np.ndarray
+    """(n, dims) float32"""
+    fine: np.ndarray
+    """(n,) int64: the fine cluster, or FAR_CLUSTER when `mark_far` and the text is far."""
+    broad: np.ndarray
+    """(n,) int64"""
+    nearest: np.ndarray
+    """(n,) float32: cosine similarity to the nearest sample text."""
+
+
+@dataclass(eq=False)
+class FittedMap:
+    reducer: object
+    """A fitted umap.UMAP or sklearn PCA."""
+    reduce_params: ReduceParams
+    cluster_params: ClusterParams
+    sample_vectors: np.ndarray
+    """(m, d) float32: the texts the model was fitted on."""
+    sample_rows: np.ndarray
+    """(m,) int64: their row ids."""
+    sample_fine: np.ndarray
+    """(m,) int64"""
+    parent: np.ndarray
+    """(k,) int64: each fine cluster's broad topic."""
+    far_below: float
+    words: object
+    """A fitted CountVectorizer: the vocabulary cluster names are counted in."""
+    backend: dict = field(default_factory=dict)
+    """The identity of the backend that made the vectors (new texts must use the same)."""
+    names: dict[str, dict[int, str]] = field(default_factory=dict)
+    """{"fine": {cluster: name}, "broad": {...}}, from words counted over every placed row."""
+    keywords: dict[str, dict[int, list[str]]] = field(default_factory=dict)
+    sizes: dict[str, dict[int, int]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def k(self) -> int:
+        return len(self.parent)
+
+    def place(self, vectors: np.ndarray, mark_far: bool = False) -> Placed:
+        """Map coordinates and clusters for unit vectors (n, d) in the fitted space."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(vectors) == 0:
+            dims = self.reduce_params.dims
+            empty = np.zeros(0, np.int64)
+            return Placed(np.zeros((0, dims), np.float32), empty, empty, np.zeros(0, np.float32))
+        if vectors.shape[1] != self.sample_vectors.shape[1]:
+            raise InputError(
+                f"the vectors have {vectors.shape[1]} dimensions and the map was fitted on "
+                f"{self.sample_vectors.shape[1]}; embed with the map's backend."
+            )
+        coords = np.asarray(self.reducer.transform(vectors), dtype=np.float32)
+        fine, nearest = vote(self.sample_vectors, self.sample_fine, vectors, self.k)
+        broad = self.parent[fine]
+        if mark_far:
+            far = nearest < self.far_below
+            fine = np.where(far, FAR_CLUSTER, fine)
+            broad = np.where(far, FAR_CLUSTER, broad)
+        return Placed(coords, fine, broad, nearest)
+
+    def count_words(self, texts: Sequence[str], fine: np.ndarray) -> pd.DataFrame:
+        """Word counts per fine cluster in these texts: columns cluster, word, count (long form,
+        so counts from many batches add up with a group-by)."""
+        keep = fine >= 0
+        if not keep.any():
+            return pd.DataFrame({"cluster": [], "word": [], "count": []}, dtype=np.int64)
+        counts = self.words.transform([t for t, k in zip(texts, keep, strict=True) if k]).tocoo()
+        frame = pd.DataFrame(
+            {"cluster": fine[keep][counts.row], "word": counts.col.astype(np.int64), "count": counts.data}
+        )
+        return frame.groupby(["cluster", "word"], as_index=False)["count"].sum()
+
+    def name_clusters(self, counts: pd.DataFrame, sizes: np.ndarray) -> None:
+        """Names from word counts summed over every placed row (cluster, word, count) and the
+        number of rows in each fine cluster (k,)."""
+        vocabulary = self.words.get_feature_names_out()
+        totals = counts.groupby(["cluster", "word"])["count"].sum().reset_index()
+        fine = np.zeros((self.k, len(vocabulary)))
+        np.add.at(fine, (totals["cluster"].to_numpy(), totals["word"].to_numpy()), totals["count"].to_numpy())
+        n_broad = int(self.parent.max()) + 1 if self.k else 0
+        broad = np.zeros((n_broad, len(vocabulary)))
+        np.add.at(broad, self.parent, fine)
+        broad_sizes = np.bincount(self.parent, weights=sizes, minlength=n_broad).astype(np.int64)
+        for level, per_class, level_sizes in (("fine", fine, sizes), ("broad", broad, broad_sizes)):
+            words = keywords_from_counts(list(range(len(per_class))), per_class, vocabulary)
+            self.keywords[level] = {c: list(w) for c, w in words.items()}
+            self.names[level] = {c: ", ".join(w[:3]) or f"cluster {c}" for c, w in words.items()}
+            self.sizes[level] = {c: int(s) for c, s in enumerate(level_sizes)}
+
+    def label_names(self, labels: np.ndarray, level: str = "fine") -> np.ndarray:
+        names = self.names.get(level, {})
+        special = {FAR_CLUSTER: FAR_LABEL, -1: NOISE_LABEL}
+        return np.array(
+            [special.get(int(c)) or names.get(int(c), f"cluster {int(c)}") for c in labels], dtype=object
+        )
+
+
+def vote(
+    sample: np.ndarray, labels: np.ndarray, vectors: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each vector's cluster by a similarity-weighted vote of its VOTERS nearest sample texts,
+    and its similarity to the nearest one: ((n,) int64, (n,) float32)."""
+    found = top_k(sample, vectors, min(VOTERS, len(sample)))
+    weights = np.maximum(found.scores, 0) + 1e-6
+    tally = np.zeros((len(vectors), k))
+    rows = np.repeat(np.arange(len(vectors)), found.indices.shape[1])
+    np.add.at(tally, (rows, labels[found.indices].ravel()), weights.ravel())
+    return tally.argmax(axis=1).astype(np.int64), found.scores[:, 0].astype(np.float32)
+
+
+def fit(
+    vectors: np.ndarray,
+    texts: Sequence[str],
+    rows: np.ndarray,
+    reduce_params: ReduceParams = ReduceParams(method="umap"),
+    cluster_params: ClusterParams = ClusterParams(),
+    backend: dict | None = None,
+) -> FittedMap:
+    """Fit the reducer and the clusters on a sample: vectors (m, d), its texts and row ids."""
+    if len(vectors) < 20:
+        raise InputError(f"{len(vectors)} texts are too few to fit a map on; give at least 20.")
+    params = resolve(reduce_params, len(vectors))
+    if params.method not in PLACEABLE:
+        raise InputError(
+            f"{params.method} cannot place texts it was not fitted on; choose {' or '.join(PLACEABLE)}."
+        )
+    if cluster_params.method == "hdbscan":
+        raise InputError(
+            "hdbscan's outliers cannot be placed; choose the auto, kmeans or agglomerative clusters."
+        )
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    graph = knn_graph(vectors, VOTERS + 1)
+    if params.method == "umap":
+        reducer = fit_umap(vectors, params)  # its own neighbour index: transform needs it
+    else:
+        from sklearn.decomposition import PCA
+
+        reducer = PCA(n_components=params.dims, random_state=params.seed).fit(vectors)
+    clusters = cluster(vectors, cluster_params, neighbors=graph)
+    fine = clusters.labels.astype(np.int64)
+    parent = np.zeros(int(fine.max()) + 1, dtype=np.int64)
+    parent[fine] = clusters.broad
+    words = word_counter(MAX_WORDS)
+    try:
+        words.fit(texts)
+    except ValueError:  # no words at all
+        words.fit(["_"])
+    nearest_other = graph.scores[:, 0]
+    return FittedMap(
+        reducer=reducer,
+        reduce_params=params,
+        cluster_params=cluster_params,
+        sample_vectors=vectors,
+        sample_rows=np.asarray(rows, dtype=np.int64),
+        sample_fine=fine,
+        parent=parent,
+        far_below=float(np.quantile(nearest_other, FAR_QUANTILE)),
+        words=words,
+        backend=backend or {},
+        notes=clusters.notes,
+    )
+
+
+def save(model: FittedMap, folder: Path) -> None:
+    """The model in `folder` (pickled: load only folders you wrote or trust)."""
+    work = folder / f".{MODEL_FILE}.tmp"
+    with open(work, "wb") as f:
+        pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+    work.replace(folder / MODEL_FILE)
+
+
+def load(folder: str | Path) -> FittedMap:
+    path = Path(folder) / MODEL_FILE
+    if not path.exists():
+        raise InputError(
+            f"{folder}: there is no fitted map here; make one with `embedviz map FOLDER --out {folder}`."
+        )
+    load_umap(numba_cache_dir())  # UMAP's compiled code from the disk cache before unpickling
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def summary(model: FittedMap) -> dict:
+    """What the map manifest records about the model (readable, no arrays)."""
+    return {
+        "reduce": asdict(model.reduce_params),
+        "clusters": asdict(model.cluster_params),
+        "fit_rows": len(model.sample_rows),
+        "k": model.k,
+        "broad_k": int(model.parent.max()) + 1 if model.k else 0,
+        "far_below": model.far_below,
+        "names": json.loads(json.dumps(model.names)),
+        "keywords": json.loads(json.dumps(model.keywords)),
+        "sizes": json.loads(json.dumps(model.sizes)),
+        "notes": list(model.notes),
+    }
