@@ -157,3 +157,18 @@ def _without_self(found: np.ndarray) -> np.ndarray:
     first = drop.cumsum(axis=1) == 1
     drop &= first
     return found[~drop].reshape(n, width - 1)
+
+
+def map_label_agreement(old: pd.DataFrame, new: pd.DataFrame, label: str = "label") -> tuple[float, float]:
+    """How often a map keeps like with like: the share of the map's own points (`old`, with x, y
+    and `label`) whose nearest other point has the same label, and the share of points placed
+    on it later (`new`) whose nearest map point has theirs."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(old[["x", "y"]].to_numpy())
+    old_labels = old[label].to_numpy()
+    _, own = tree.query(old[["x", "y"]].to_numpy(), k=2)
+    _, placed = tree.query(new[["x", "y"]].to_numpy(), k=1)
+    return float((old_labels[own[:, 1]] == old_labels).mean()), float(
+        (old_labels[placed] == new[label].to_numpy()).mean()
+    )

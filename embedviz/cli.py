@@ -20,7 +20,7 @@ from embedviz.errors import EmbedvizError, InputError
 from embedviz.progress import Progress
 from embedviz.reduce import REDUCERS, ReduceParams, resolve
 from embedviz.scale import DEFAULT_FIT_SAMPLE, ENGINES, BackendSpec
-from embedviz.shards import is_embed_folder
+from embedviz.shards import is_embed_folder, is_output_folder
 from embedviz.store import Store
 
 log = logging.getLogger("embedviz")
@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("search", help="print the texts nearest a query as JSON lines")
     common(s)
+    s.set_defaults(backend=None, precision=None)  # for a folder: its own backend, unless given
     s.add_argument("--query", required=True, type=_query)
     s.add_argument("-k", type=int, default=10)
 
@@ -434,11 +435,36 @@ def backend_like(args: argparse.Namespace, identity: dict, corpus: Corpus) -> Ba
 def map_backend(args: argparse.Namespace, corpus: Corpus) -> Backend:
     """map: the named backend (default sentence-transformers); with --onto, the map's own."""
     if args.onto is None:
-        args.backend = args.backend or DEFAULT_BACKEND
         return backend_from_args(args, corpus)
     from embedviz.shards import MAP_MANIFEST, read_manifest
 
     return backend_like(args, read_manifest(args.onto, MAP_MANIFEST)["backend"], corpus)
+
+
+def run_search_folder(args: argparse.Namespace, store: Store) -> None:
+    """search FOLDER: the on-disk index of an embed folder (or of the one a map was made from),
+    so the vectors never have to fit in memory."""
+    from embedviz.embed import embed_query
+    from embedviz.scale import check_backend, folder_manifest
+    from embedviz.shard_index import open_index
+    from embedviz.shards import rows_of
+
+    manifest = folder_manifest(args.input)
+    embedded = Path(manifest.get("embedded", args.input))
+    backend = backend_like(args, manifest["backend"], None)
+    check_backend(manifest["backend"], backend)
+    index = open_index(embedded)
+    found = index.search(embed_query(args.query, backend, store), args.k)
+    keep = found.row_ids[0] >= 0
+    row_ids, scores = found.row_ids[0][keep], found.scores[0][keep]
+    texts = rows_of(embedded, row_ids, [manifest["text_column"]])[manifest["text_column"]]
+    for rank, (row, score, text) in enumerate(zip(row_ids, scores, texts, strict=True), start=1):
+        print(
+            json.dumps(
+                {"rank": rank, "row": int(row), "score": round(float(score), 6), "text": text},
+                ensure_ascii=False,
+            )
+        )
 
 
 def run_search(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:
@@ -501,6 +527,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             bars.close()
             log.info("done in %.1f s", time.perf_counter() - started)
             return 0
+        if args.command == "search" and is_output_folder(args.input):
+            run_search_folder(args, store)
+            return 0
+        if args.command in ("map", "search") and args.backend is None and getattr(args, "onto", None) is None:
+            args.backend = DEFAULT_BACKEND
         if args.command == "map":
             check_table_output(args.out)
         corpus = load_corpus(args.input, text_column=args.text_column)

@@ -62,6 +62,8 @@ class FittedMap:
     parent: np.ndarray
     """(k,) int64: each fine cluster's broad topic."""
     far_below: float
+    sample_coords: np.ndarray
+    """(m, dims) float32: where the fit put the sample (placing them again would move them)."""
     words: object
     """A fitted CountVectorizer: the vocabulary cluster names are counted in."""
     backend: dict = field(default_factory=dict)
@@ -76,9 +78,12 @@ class FittedMap:
     def k(self) -> int:
         return len(self.parent)
 
-    def place(self, vectors: np.ndarray, mark_far: bool = False) -> Placed:
-        """Map coordinates and clusters for unit vectors (n, d) in the fitted space."""
+    def place(self, vectors: np.ndarray, mark_far: bool = False, rows: np.ndarray | None = None) -> Placed:
+        """Map coordinates and clusters for unit vectors (n, d) in the fitted space. Rows of the
+        corpus the map was fitted on (`rows`, (n,) row ids) keep where the fit put them."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if rows is not None and len(vectors):
+            return self._place_rows(vectors, np.asarray(rows, dtype=np.int64), mark_far)
         if len(vectors) == 0:
             dims = self.reduce_params.dims
             empty = np.zeros(0, np.int64)
@@ -95,6 +100,28 @@ class FittedMap:
             far = nearest < self.far_below
             fine = np.where(far, FAR_CLUSTER, fine)
             broad = np.where(far, FAR_CLUSTER, broad)
+        return Placed(coords, fine, broad, nearest)
+
+    def place_clusters(self, vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Only the fine clusters of corpus rows (n,) with vectors (n, d): no coordinates."""
+        at = np.clip(np.searchsorted(self.sample_rows, rows), 0, len(self.sample_rows) - 1)
+        fitted = self.sample_rows[at] == rows
+        fine = np.where(fitted, self.sample_fine[at], 0)
+        if (~fitted).any():
+            fine[~fitted] = vote(self.sample_vectors, self.sample_fine, vectors[~fitted], self.k)[0]
+        return fine
+
+    def _place_rows(self, vectors: np.ndarray, rows: np.ndarray, mark_far: bool) -> Placed:
+        at = np.clip(np.searchsorted(self.sample_rows, rows), 0, len(self.sample_rows) - 1)
+        fitted = self.sample_rows[at] == rows
+        coords = np.zeros((len(rows), self.sample_coords.shape[1]), np.float32)
+        fine = np.zeros(len(rows), np.int64)
+        nearest = np.ones(len(rows), np.float32)
+        coords[fitted], fine[fitted] = self.sample_coords[at[fitted]], self.sample_fine[at[fitted]]
+        if (~fitted).any():
+            rest = self.place(vectors[~fitted], mark_far)
+            coords[~fitted], fine[~fitted], nearest[~fitted] = rest.coords, rest.fine, rest.nearest
+        broad = np.where(fine >= 0, self.parent[np.maximum(fine, 0)], fine)
         return Placed(coords, fine, broad, nearest)
 
     def count_words(self, texts: Sequence[str], fine: np.ndarray) -> pd.DataFrame:
@@ -167,14 +194,18 @@ def fit(
         raise InputError(
             "hdbscan's outliers cannot be placed; choose the auto, kmeans or agglomerative clusters."
         )
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    order = np.argsort(rows, kind="stable")  # sorted row ids: placing looks them up
+    vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
+    texts, rows = [texts[i] for i in order], np.asarray(rows, dtype=np.int64)[order]
     graph = knn_graph(vectors, VOTERS + 1)
     if params.method == "umap":
         reducer = fit_umap(vectors, params)  # its own neighbour index: transform needs it
+        coords = reducer.embedding_
     else:
         from sklearn.decomposition import PCA
 
         reducer = PCA(n_components=params.dims, random_state=params.seed).fit(vectors)
+        coords = reducer.transform(vectors)
     clusters = cluster(vectors, cluster_params, neighbors=graph)
     fine = clusters.labels.astype(np.int64)
     parent = np.zeros(int(fine.max()) + 1, dtype=np.int64)
@@ -190,10 +221,11 @@ def fit(
         reduce_params=params,
         cluster_params=cluster_params,
         sample_vectors=vectors,
-        sample_rows=np.asarray(rows, dtype=np.int64),
+        sample_rows=rows,
         sample_fine=fine,
         parent=parent,
         far_below=float(np.quantile(nearest_other, FAR_QUANTILE)),
+        sample_coords=np.ascontiguousarray(coords, dtype=np.float32),
         words=words,
         backend=backend or {},
         notes=clusters.notes,

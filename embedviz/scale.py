@@ -141,7 +141,7 @@ class _Counter:
 
     def __call__(self, batch: pa.Table) -> pd.DataFrame:
         vectors = shards.vectors_of(batch[shards.VECTOR])
-        fine, _ = fitted.vote(self.model.sample_vectors, self.model.sample_fine, vectors, self.model.k)
+        fine = self.model.place_clusters(vectors, batch[shards.ROW_ID].to_numpy())
         return _counts_and_sizes(self.model, batch[self.text_column].to_pylist(), fine)
 
 
@@ -181,7 +181,8 @@ def placed_table(
 ) -> pa.Table:
     """`table` with x, y (z), cluster, cluster_label, broad_cluster, broad_cluster_label and
     similarity (to the nearest text the map was fitted on) appended."""
-    placed = model.place(vectors, mark_far=mark_far)
+    rows = table[shards.ROW_ID].to_numpy() if shards.ROW_ID in table.column_names and not mark_far else None
+    placed = model.place(vectors, mark_far=mark_far, rows=rows)
     for axis, name in enumerate("xyz"[: placed.coords.shape[1]]):
         table = _set(table, name, pa.array(placed.coords[:, axis]))
     table = _set(table, "cluster", pa.array(placed.fine))
@@ -369,7 +370,7 @@ def _map_here(model: fitted.FittedMap, source: Path, out: Path, column: str, on_
     paths = shards.parts(source)
     counts = []
     for i, path in enumerate(paths):
-        table = shards.iter_one(path, [column, shards.VECTOR])
+        table = shards.iter_one(path, [shards.ROW_ID, column, shards.VECTOR])
         counts.append(_count_table(model, table, column))
         on_progress(Progress("count words", i + 1, len(paths)))
     _name(model, counts)
@@ -383,7 +384,7 @@ def _map_here(model: fitted.FittedMap, source: Path, out: Path, column: str, on_
 
 def _count_table(model: fitted.FittedMap, table: pa.Table, column: str) -> pd.DataFrame:
     vectors = shards.vectors_of(table[shards.VECTOR])
-    fine, _ = fitted.vote(model.sample_vectors, model.sample_fine, vectors, model.k)
+    fine = model.place_clusters(vectors, table[shards.ROW_ID].to_numpy())
     return _counts_and_sizes(model, table[column].to_pylist(), fine)
 
 
@@ -410,7 +411,7 @@ def _map_on_ray(
         "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
         "num_cpus": ACTOR_CPUS,
     }
-    counted = dataset.select_columns([column, shards.VECTOR]).map_batches(
+    counted = dataset.select_columns([shards.ROW_ID, column, shards.VECTOR]).map_batches(
         _Counter, fn_constructor_kwargs={"model": ray.put(model), "text_column": column}, **common, **RETRY
     )
     _name(model, [counted.to_pandas()])
@@ -447,12 +448,45 @@ def check_backend(identity: dict, backend: Backend) -> None:
         )
 
 
+def folder_manifest(folder: str | Path) -> dict:
+    """A map folder's manifest, else an embed folder's."""
+    if shards.is_map_folder(folder):
+        return shards.read_manifest(folder, shards.MAP_MANIFEST)
+    return shards.read_manifest(folder, shards.EMBED_MANIFEST)
+
+
+def seed_store(folder: str | Path, store: Store) -> int:
+    """Put a folder's vectors (an embed folder's, or those a map folder was made from) into the
+    store under their backend, so opening the folder encodes nothing; returns how many were added."""
+    from embedviz.backends.base import space_of
+    from embedviz.embed import text_hash
+
+    manifest = folder_manifest(folder)
+    embedded = Path(manifest.get("embedded", folder))
+    if not shards.is_embed_folder(embedded):
+        log.warning(
+            "%s: the vectors this map was made from are gone (%s); texts will be encoded again.",
+            folder,
+            embedded,
+        )
+        return 0
+    space, column, added = space_of(manifest["backend"]), manifest["text_column"], 0
+    for table in shards.iter_parts(embedded, [column, shards.VECTOR]):
+        hashes = [text_hash(t) for t in table[column].to_pylist()]
+        present = store.get_vectors(space, hashes)
+        new = [i for i, sha in enumerate(hashes) if sha not in present]
+        if new:
+            vectors = shards.vectors_of(table[shards.VECTOR])
+            store.put_vectors(space, [hashes[i] for i in new], vectors[new])
+            added += len(new)
+    return added
+
+
 def corpus_of_folder(folder: str | Path) -> Corpus:
     """A map or embed folder as a Corpus (every column but the vectors), so the dashboard and
     the CLI open it like a file."""
     folder = Path(folder)
-    kind = shards.MAP_MANIFEST if shards.is_map_folder(folder) else shards.EMBED_MANIFEST
-    manifest = shards.read_manifest(folder, kind)
+    manifest = folder_manifest(folder)
     frame = shards.read_columns(folder)
     from embedviz.corpus import corpus_from_frame
 

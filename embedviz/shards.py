@@ -158,6 +158,11 @@ def is_map_folder(path: str | Path) -> bool:
     return Path(path).is_dir() and (Path(path) / MAP_MANIFEST).exists()
 
 
+def is_output_folder(path: str | Path) -> bool:
+    """A folder written by `embedviz embed` or by `embedviz map FOLDER`."""
+    return is_embed_folder(path) or is_map_folder(path)
+
+
 def check_complete(folder: Path, expected: np.ndarray) -> None:
     """Every expected row id present exactly once in the folder's parts, or InputError."""
     found = np.concatenate(
@@ -186,6 +191,18 @@ def read_columns(folder: str | Path, columns: Sequence[str] | None = None) -> pd
         raise InputError(f"{folder}: there are no part files.")
     frame = pd.concat(tables, ignore_index=True)
     return frame.sort_values(ROW_ID, kind="stable").reset_index(drop=True)
+
+
+def rows_of(folder: str | Path, row_ids: Sequence[int], columns: Sequence[str]) -> pd.DataFrame:
+    """The given rows' columns (plus row_id), in the order of `row_ids`, reading only row groups
+    that hold them."""
+    import pyarrow.dataset as ds
+
+    wanted = pa.array(np.asarray(row_ids, dtype=np.int64))
+    dataset = ds.dataset([str(p) for p in parts(folder)], format="parquet")
+    table = dataset.to_table(columns=[ROW_ID, *columns], filter=ds.field(ROW_ID).isin(wanted))
+    frame = table.to_pandas().drop_duplicates(ROW_ID).set_index(ROW_ID)
+    return frame.reindex(np.asarray(row_ids, dtype=np.int64)).reset_index()
 
 
 def iter_one(path: Path, columns: Sequence[str] | None = None) -> pa.Table:

@@ -64,6 +64,29 @@ with compute.shown_errors():
     c.metric("Duplicates (kept)", f"{report.n_duplicates:,}")
     st.dataframe(corpus.frame.head(200), width="stretch", height=240)
 
+if compute.map_folder_source() is not None:
+    with st.expander("Add texts to this map"), compute.shown_errors():
+        st.caption(
+            "New texts are embedded with the map's backend and placed with the model it was fitted "
+            "with: the map's points do not move, and each new text takes the cluster of its nearest "
+            "mapped texts, or is marked far from every cluster."
+        )
+        types = [f.lstrip(".") for f in FORMATS] + ["gz"]
+        new = st.file_uploader("New texts", type=types, key="data.onto")
+        if new is not None:
+            placed = compute.placed_onto(new.name, new.getvalue())
+            far = int((placed["cluster"] < -1).sum())
+            st.success(f"{len(placed):,} texts placed; {far:,} far from every cluster.")
+            shown = [c for c in placed.columns if c not in ("x", "y")][:8]
+            st.dataframe(placed[shown], width="stretch", height=240)
+            stem = new.name.split(".")[0]
+            st.download_button(
+                "Download the placed texts (CSV)",
+                placed.to_csv(index=False).encode("utf-8"),
+                file_name=f"{stem}-placed.csv",
+                mime="text/csv",
+            )
+
 st.subheader("Backend")
 choice = state.backend()
 names = sorted(BACKENDS)

@@ -40,8 +40,7 @@ class Backend(ABC):
 
     def space(self) -> str:
         """A short key for the vector space: a digest of `identity()`."""
-        text = json.dumps(self.identity(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        return space_of(self.identity())
 
     def fit(self, texts: Sequence[str]) -> None:  # noqa: B027 - a hook most backends skip
         """Corpus-fitted backends learn from the corpus here; others ignore it."""
@@ -50,6 +49,12 @@ class Backend(ABC):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(n,) texts -> float32 (n, d), rows in input order, L2-normalised."""
         raise NotImplementedError
+
+
+def space_of(identity: dict) -> str:
+    """The store's key for the vectors of a backend with this identity."""
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from embedviz import analysis, curation, pipeline, samples
+from embedviz import analysis, curation, pipeline, samples, scale
 from embedviz import classifier as classifier_module
 from embedviz.backends import DEFAULT_BACKEND, build_backend
 from embedviz.backends.base import Backend
@@ -32,6 +32,7 @@ from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, SearchIndex
 from embedviz.progress import Progress
 from embedviz.reduce import Projection, ReduceParams, resolve
 from embedviz.samples import SAMPLES, load_sample
+from embedviz.shards import is_map_folder, is_output_folder
 from embedviz.store import Store
 from embedviz.store import digest as store_digest
 from embedviz.ui import state
@@ -119,6 +120,29 @@ def remember_input(name: str, data: bytes) -> str:
     return inputs().put(name, data)
 
 
+def map_folder_source() -> str | None:
+    """The map folder the server opened (`streamlit run app.py -- FOLDER`), if it is one."""
+    source = state.source()
+    return source.path if source.kind == "file" and is_map_folder(source.path) else None
+
+
+def placed_onto(name: str, data: bytes):
+    """New texts (an upload's bytes) placed on the opened map folder, which does not move: a
+    frame of their columns, x, y, clusters and names (or 'far from every cluster')."""
+    folder = map_folder_source()
+    if folder is None:
+        raise InputError("texts can be added only to a map folder opened with the server.")
+    digest = remember_input(name, data)
+    choice = state.backend()
+
+    def compute():
+        new = load_corpus(inputs().get(digest, name), name=name)
+        with progress_bar("Placing", ("onto", folder, digest)) as report:
+            return scale.place_onto(new, folder, backend(choice, new), store(), report)
+
+    return shared(("onto", folder, digest, choice), compute)
+
+
 def remember_paste(text: str) -> str:
     return inputs().put(PASTE_FILE, text.encode("utf-8"))
 
@@ -151,6 +175,8 @@ def corpus(source: DataSource | None = None, text_column: str | None = None) -> 
     def load() -> Corpus:
         if source.kind == "sample":
             return load_sample(source.name, text_column)
+        if source.kind == "file" and is_output_folder(source.path):
+            return scale.corpus_of_folder(source.path)
         if source.kind == "file":
             return load_corpus(source.path, text_column=text_column)
         if source.kind == "paste":
@@ -190,6 +216,10 @@ def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
     key = embeddings_key(data, choice)
     if data.name in SAMPLES:  # a sample's vectors ship with it: no model needed for its map
         shared(("seed", key), lambda: samples.seed_store(data.name, backend(choice, data), store()))
+    source = state.source()
+    if source.kind == "file" and is_output_folder(source.path):  # `embedviz embed` made them
+        with st.spinner("Reading the folder's vectors into the store, once…"):
+            shared(("seed", source.path), lambda: scale.seed_store(source.path, store()))
     if memo().peek(key) is None:
         # counted once per server (a count over a million texts takes seconds); a stopped run's
         # progress only makes the estimate high

@@ -17,6 +17,8 @@ from embedviz.errors import EmbedvizError
 from embedviz.filters import Filter
 from embedviz.reduce import REDUCERS, ReduceParams
 from embedviz.samples import DEFAULT_SAMPLE
+from embedviz.scale import folder_manifest
+from embedviz.shards import is_output_folder
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,24 @@ def set_text_column(value: str | None) -> None:
 
 
 def backend() -> BackendChoice:
-    return _get("data.backend", BackendChoice())
+    return _get("data.backend", startup_backend())
+
+
+def startup_backend() -> BackendChoice:
+    """The backend a folder opened with the server was embedded with, else the default."""
+    source = startup_source()
+    if source.kind != "file" or not is_output_folder(source.path):
+        return BackendChoice()
+    try:
+        identity = folder_manifest(source.path)["backend"]
+    except (EmbedvizError, KeyError, ValueError):
+        return BackendChoice()
+    name = identity.get("backend", DEFAULT_BACKEND)
+    if name == "sentence-transformers":
+        return BackendChoice(name, model=identity.get("model"), precision=identity.get("precision", "fp32"))
+    if name == "openai":
+        return BackendChoice(name, model=identity.get("model"), dimensions=identity.get("dimension"))
+    return BackendChoice(name, model=identity.get("model"))
 
 
 def set_backend(value: BackendChoice) -> None:

@@ -1,0 +1,287 @@
+"""embed to Parquet parts, map a folder from a sample, place new texts onto a map: locally with
+the planted backend, and on a local Ray with the real model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from embedviz import fitted, shards
+from embedviz.cli import main
+from embedviz.errors import InputError
+from embedviz.scale import BackendSpec, embed_folder, map_folder, place_onto
+from embedviz.store import Store
+from tests.conftest import shared_dataset
+from tests.planted import TOPICS, PlantedBackend, planted_frame, topic_of
+
+PLANTED = BackendSpec("planted")
+
+
+@pytest.fixture
+def two_files(tmp_path) -> Path:
+    """A folder of a CSV (with one empty text) and a JSONL file: 300 + 1 + 100 input rows."""
+    folder = tmp_path / "input"
+    folder.mkdir()
+    frame = planted_frame(per_topic=80, seed=1)
+    first = pd.concat(
+        [frame.iloc[:150], pd.DataFrame({"text": [""], "label": ["none"]}), frame.iloc[150:300]]
+    )
+    first.to_csv(folder / "a.csv", index=False)
+    frame.iloc[300:].to_json(folder / "b.jsonl", orient="records", lines=True)
+    return folder
+
+
+def test_embed_writes_every_row_once_with_stable_ids(two_files, tmp_path):
+    out = tmp_path / "embedded"
+    report = embed_folder(two_files, out, PLANTED, store=Store(tmp_path / "s.sqlite"))
+    assert report.rows == 400
+    ids, vectors = shards.read_vectors(out)
+    assert ids.tolist() == [i for i in range(401) if i != 150]  # the empty text's id is skipped
+    frame = shards.read_columns(out)
+    assert frame["row_id"].tolist() == ids.tolist()
+    np.testing.assert_allclose(vectors, PlantedBackend().encode(frame["text"].tolist()), atol=1e-6)
+    manifest = json.loads((out / shards.EMBED_MANIFEST).read_text())
+    assert manifest["rows"] == 400 and manifest["input_rows"] == 401 and manifest["text_column"] == "text"
+    assert manifest["backend"]["backend"] == "planted"
+
+    embed_folder(two_files, out, PLANTED)  # an earlier output is replaced
+    assert shards.read_vectors(out)[0].tolist() == ids.tolist()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty"):
+        embed_folder(two_files, foreign, PLANTED)
+
+
+def test_completeness_check_catches_a_duplicated_part(two_files, tmp_path):
+    out = tmp_path / "embedded"
+    embed_folder(two_files, out, PLANTED)
+    part = shards.parts(out)[0]
+    (out / "copy.parquet").write_bytes(part.read_bytes())
+    with pytest.raises(InputError, match="written twice"):
+        shards.check_complete(out, shards.read_columns(out)["row_id"].unique())
+
+
+@pytest.fixture
+def planted_map(two_files, tmp_path) -> tuple[Path, Path]:
+    embedded, mapped = tmp_path / "embedded", tmp_path / "mapped"
+    embed_folder(two_files, embedded, PLANTED)
+    map_folder(embedded, mapped, sample=200)
+    return embedded, mapped
+
+
+def test_map_from_a_sample_places_every_row_and_names_clusters_from_all(planted_map):
+    embedded, mapped = planted_map
+    frame = shards.read_columns(mapped)
+    assert frame["row_id"].tolist() == shards.read_vectors(embedded)[0].tolist()
+    assert {"x", "y", "cluster", "cluster_label", "broad_cluster", "broad_cluster_label"} <= set(frame)
+    topics = frame["text"].map(topic_of)
+    assert adjusted_rand_score(topics, frame["broad_cluster"]) > 0.9
+    for _, rows in frame.groupby("cluster"):  # each fine cluster is one topic, named by its words
+        topic = rows["text"].map(topic_of).mode()[0]
+        words = set(" ".join(rows["cluster_label"].iloc[:1]).replace(",", " ").split())
+        assert words & set(TOPICS[topic])
+    model = fitted.load(mapped)
+    assert len(model.sample_rows) == 200
+    assert sum(model.sizes["fine"].values()) == 400  # names counted over every row, not the sample
+
+
+def test_onto_places_new_texts_without_moving_the_map(planted_map, tmp_path):
+    _, mapped = planted_map
+    before = {p.name: p.read_bytes() for p in sorted(mapped.iterdir()) if p.is_file()}
+    old = shards.read_columns(mapped)
+    new = planted_frame(per_topic=6, seed=7)
+    new.loc[len(new)] = {"text": "zzz qqq", "label": "none", "score": 0.0}  # no topic: noise only
+    new_csv = tmp_path / "new.csv"
+    new.to_csv(new_csv, index=False)
+    out = tmp_path / "placed.csv"
+    assert main(["map", str(new_csv), "--onto", str(mapped), "--out", str(out), "--quiet"]) == 0
+    placed = pd.read_csv(out)
+    assert {p.name: p.read_bytes() for p in sorted(mapped.iterdir()) if p.is_file()} == before
+    majority = (
+        old.assign(topic=old["text"].map(topic_of)).groupby("cluster")["topic"].agg(lambda t: t.mode()[0])
+    )
+    real = placed.iloc[:-1]
+    assert (real["cluster"].map(majority) == real["text"].map(topic_of)).mean() >= 0.95
+    assert placed.iloc[-1]["cluster"] == fitted.FAR_CLUSTER
+    assert placed.iloc[-1]["cluster_label"] == fitted.FAR_LABEL
+
+
+def test_onto_refuses_another_backends_vectors(planted_map, tmp_path):
+    from embedviz.backends.tfidf import TfidfBackend
+    from embedviz.corpus import load_corpus
+
+    _, mapped = planted_map
+    path = tmp_path / "new.csv"
+    planted_frame(per_topic=2).to_csv(path, index=False)
+    with pytest.raises(InputError, match="another backend"):
+        place_onto(load_corpus(path), mapped, TfidfBackend(), None)
+
+
+def test_cli_embed_and_map_a_folder(two_files, tmp_path, capsys):
+    embedded, mapped = tmp_path / "e", tmp_path / "m"
+    assert main(["embed", str(two_files), "--out", str(embedded), "--backend", "planted", "--quiet"]) == 0
+    assert main(["map", str(embedded), "--out", str(mapped), "--fit-sample", "100", "--quiet"]) == 0
+    assert len(shards.read_columns(mapped)) == 400
+    assert json.loads((mapped / shards.MAP_MANIFEST).read_text())["model"]["fit_rows"] == 100
+    capsys.readouterr()
+    assert main(["embed", str(two_files), "--out", str(tmp_path / "t"), "--backend", "tfidf"]) == 2
+    assert "cannot be made shard by shard" in capsys.readouterr().err
+    assert main(["map", str(embedded), "--out", str(tmp_path / "x"), "--reducer", "tsne"]) == 2
+    assert "cannot place texts" in capsys.readouterr().err
+    assert (
+        main(["map", str(two_files / "a.csv"), "--out", str(tmp_path / "folder"), "--backend", "planted"])
+        == 2
+    )
+    assert "must end in .csv or .parquet" in capsys.readouterr().err
+    assert main(["embed", str(tmp_path / "missing"), "--out", str(tmp_path / "y")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_onto_keeps_neighbours_labels_on_snips(tmp_path):
+    """1,000 held-out snips texts placed on a map of the rest: their nearest map neighbours share
+    their intent at least 0.9 times as often as the map's own texts' do."""
+    from embedviz.analysis import map_label_agreement
+
+    data = pd.read_csv(shared_dataset("snips"))
+    data = data.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    new, old = data.iloc[:1000], data.iloc[1000:]
+    old.to_csv(tmp_path / "old.csv", index=False)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    spec = BackendSpec("sentence-transformers")
+    embed_folder(tmp_path / "old.csv", tmp_path / "e", spec)
+    map_folder(tmp_path / "e", tmp_path / "m")
+    before = shards.read_columns(tmp_path / "m")
+    assert (
+        main(
+            [
+                "map",
+                str(tmp_path / "new.csv"),
+                "--onto",
+                str(tmp_path / "m"),
+                "--out",
+                str(tmp_path / "n.parquet"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    after = shards.read_columns(tmp_path / "m")
+    pd.testing.assert_frame_equal(before, after)
+    placed = pd.read_parquet(tmp_path / "n.parquet")
+    old_rate, new_rate = map_label_agreement(before, placed)
+    assert new_rate >= 0.9 * old_rate, (old_rate, new_rate)
+
+
+# On a local Ray, with the real model (Ray workers do not see this process's planted backend)
+
+FP32 = BackendSpec("sentence-transformers", precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="Ray is an extra: pip install -r requirements-scale.txt")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+def test_ray_vectors_equal_the_local_ones_on_20k_tweets(local_ray, tmp_path):
+    tweets = pd.read_csv(shared_dataset("tweeteval_emoji"), nrows=20_000)
+    tweets.to_csv(tmp_path / "tweets.csv", index=False)
+    embed_folder(tmp_path / "tweets.csv", tmp_path / "local", FP32, store=None)
+    embed_folder(tmp_path / "tweets.csv", tmp_path / "ray", FP32, engine="ray", quiet=True)
+    local_ids, local = shards.read_vectors(tmp_path / "local")
+    ray_ids, on_ray = shards.read_vectors(tmp_path / "ray")
+    assert ray_ids.tolist() == list(range(20_000))  # every row once (none of these is empty)
+    assert local_ids.tolist() == ray_ids.tolist()
+    assert (local * on_ray).sum(axis=1).min() >= 0.9999
+
+
+def _texts(n: int) -> list[str]:
+    from embedviz.samples import load_sample
+
+    base = load_sample().texts
+    return [f"{base[i % len(base)]} (note {i})" for i in range(n)]
+
+
+def test_ray_output_is_complete_when_a_worker_is_killed(local_ray, tmp_path):
+    pd.DataFrame({"text": _texts(3000)}).to_csv(tmp_path / "texts.csv", index=False)
+    out, failure = tmp_path / "out", []
+
+    def run() -> None:
+        try:
+            embed_folder(tmp_path / "texts.csv", out, FP32, engine="ray", quiet=True)
+        except Exception as e:  # noqa: BLE001 - reported below
+            failure.append(e)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    killed, deadline = None, time.monotonic() + 300
+    while worker.is_alive() and killed is None and time.monotonic() < deadline:
+        pids = subprocess.run(["pgrep", "-f", r"MapBatches\(_Encoder\)"], capture_output=True, text=True)
+        if pids.stdout.split():
+            time.sleep(5)  # the model loaded, batches under way
+            if worker.is_alive():
+                os.kill(int(pids.stdout.split()[0]), signal.SIGKILL)
+                killed = True
+        time.sleep(0.2)
+    worker.join()
+    assert killed, "the run ended before a worker could be killed"
+    assert not failure, failure
+    ids, _ = shards.read_vectors(out)
+    assert ids.tolist() == list(range(3000))
+
+
+def test_ray_map_equals_the_local_map(local_ray, tmp_path):
+    pd.DataFrame({"text": _texts(1500)}).to_csv(tmp_path / "texts.csv", index=False)
+    embed_folder(tmp_path / "texts.csv", tmp_path / "e", FP32)
+    map_folder(tmp_path / "e", tmp_path / "local", sample=600)
+    map_folder(tmp_path / "e", tmp_path / "ray", sample=600, engine="ray", quiet=True)
+    local, on_ray = shards.read_columns(tmp_path / "local"), shards.read_columns(tmp_path / "ray")
+    assert on_ray["row_id"].tolist() == list(range(1500))
+    for column in ("cluster", "cluster_label", "broad_cluster", "broad_cluster_label"):
+        assert local[column].tolist() == on_ray[column].tolist()
+    assert np.corrcoef(local["x"], on_ray["x"])[0, 1] > 0.99
+
+
+def test_the_dashboard_opens_a_map_folder_without_encoding(planted_map, monkeypatch):
+    """`streamlit run app.py -- FOLDER`: the folder's rows, its map and its vectors (put in the
+    store, not encoded again), with search working on them."""
+    from tests.test_app import ROOT, app, chart_points, metrics
+
+    embedded, mapped = planted_map
+    monkeypatch.setattr("sys.argv", [str(ROOT / "app.py"), str(mapped)])
+    encoded = []
+    monkeypatch.setattr(PlantedBackend, "encode", lambda self, texts: encoded.extend(texts) or _planted(texts))
+    at = app().run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Texts"] == "400" and chart_points(at) == 400
+    assert at.selectbox(key="map.w.reducer").value == "file"
+    assert encoded == [], "the folder's vectors are used, not encoded again"
+    at.switch_page("pages/search.py").run()
+    at.text_input[0].set_value("rocket orbit planet").run()
+    assert not at.exception and not at.error
+    assert encoded == ["rocket orbit planet"]
+    assert any("rocket" in str(v) or "orbit" in str(v) for v in at.dataframe[0].value.iloc[:3].to_numpy().ravel())
+    at.switch_page("pages/data.py").run()
+    assert not at.exception and not at.error
+    assert "Add texts to this map" in [e.label for e in at.expander]
+    assert at.selectbox[1].value == "planted"  # the backend the folder was embedded with
+
+
+def _planted(texts):
+    from embedviz.backends.base import normalize
+    from tests.planted import planted_vector
+
+    return normalize(np.vstack([planted_vector(t) for t in texts]))
