@@ -79,6 +79,7 @@ def draw_map(
     names: list[Name] | None = None,
     query: np.ndarray | None = None,
     query_neighbors: np.ndarray | None = None,
+    added: tuple[np.ndarray, list[str]] | None = None,
     height: int = 620,
 ) -> Drawing:
     """The map of `coords` (n, 2 or 3) within the point budget. color and keep are (n,) for
@@ -93,6 +94,7 @@ def draw_map(
         color_title=color_title,
         query=query,
         query_neighbors=query_neighbors,
+        added=added,
         rows=rows,
         keep=None if keep is None else keep[rows],
         names=names,

@@ -89,6 +89,7 @@ def map_figure(
     color_title: str = "",
     query: np.ndarray | None = None,
     query_neighbors: np.ndarray | None = None,
+    added: tuple[np.ndarray, list[str]] | None = None,
     rows: np.ndarray | None = None,
     keep: np.ndarray | None = None,
     names: list[Name] | None = None,
@@ -98,7 +99,8 @@ def map_figure(
 
     `rows` (from drawn_rows) are the rows drawn as points; `hover` (None: group and row
     number only), `color` and `keep` are given for those rows only. When they are a sample, a 2-D map shades the density of all rows
-    beneath. `keep` (bool) dims the rows a filter leaves out; `names` are drawn over the map.
+    beneath. `keep` (bool) dims the rows a filter leaves out; `names` are drawn over the map;
+    `added` (coords (m, dims), hover texts (m,)) are texts placed on the map later.
     """
     dims = coords.shape[1]
     rows = np.arange(len(coords)) if rows is None else np.asarray(rows)
@@ -136,6 +138,14 @@ def map_figure(
                 "colorbar": {"title": {"text": color_title}},
             }
         fig.add_trace(_points(points, hover, ids, dims, name="texts", marker=marker))
+    if added is not None and len(added[0]):
+        marker = {
+            "symbol": "diamond",
+            "size": 9 if dims == 2 else 4,
+            "color": "#111111",
+            "line": {"width": 1, "color": "white"},
+        }
+        fig.add_trace(_points(added[0], np.asarray(added[1], dtype=str), None, dims, "added texts", marker))
     if query is not None:
         _add_query(fig, coords, query, query_neighbors, dims)
     if names:

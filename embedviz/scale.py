@@ -84,8 +84,8 @@ def ray_session(address: str | None = None, quiet: bool = False):
         ) from None
     if not ray.is_initialized():
         env = {"HF_HUB_OFFLINE": "1"}
-        for name in ("EMBEDVIZ_CACHE_DIR", "HF_HOME"):
-            if os.environ.get(name):
+        for name in ("EMBEDVIZ_CACHE_DIR", "EMBEDVIZ_MODELS_DIR", "HF_HOME"):
+            if os.environ.get(name) and not address:  # this machine's folders, for its workers
                 env[name] = os.environ[name]
         options = {"address": address} if address else {"num_cpus": os.cpu_count()}
         ray.init(
@@ -338,8 +338,8 @@ def map_folder(
     on_progress(Progress("fit", 0, 1))
     ids = fit_sample(source, sample, reduce_params.seed)
     ids, vectors = shards.read_vectors(source, ids)
-    texts = shards.read_columns(source, [shards.ROW_ID, column]).set_index(shards.ROW_ID).loc[ids, column]
-    model = fitted.fit(vectors, texts.tolist(), ids, reduce_params, cluster_params, manifest["backend"])
+    texts = shards.rows_of(source, ids, [column])[column].tolist()
+    model = fitted.fit(vectors, texts, ids, reduce_params, cluster_params, manifest["backend"])
     del vectors
     fit_seconds = time.perf_counter() - started
     on_progress(Progress("fit", 1, 1))
@@ -436,7 +436,9 @@ def place_onto(
     check_backend(model.backend, backend)
     emb = embed(corpus.texts, backend, store, hashes=corpus.text_hashes, on_progress=on_progress)
     table = pa.Table.from_pandas(corpus.frame, preserve_index=False)
-    return placed_table(model, table, emb.vectors, mark_far=True).to_pandas()
+    frame = placed_table(model, table, emb.vectors, mark_far=True).to_pandas()
+    frame.attrs["text_column"] = corpus.text_column
+    return frame
 
 
 def check_backend(identity: dict, backend: Backend) -> None:
@@ -482,7 +484,7 @@ def seed_store(folder: str | Path, store: Store) -> int:
     return added
 
 
-def corpus_of_folder(folder: str | Path) -> Corpus:
+def corpus_of_folder(folder: str | Path, text_column: str | None = None) -> Corpus:
     """A map or embed folder as a Corpus (every column but the vectors), so the dashboard and
     the CLI open it like a file."""
     folder = Path(folder)
@@ -490,4 +492,4 @@ def corpus_of_folder(folder: str | Path) -> Corpus:
     frame = shards.read_columns(folder)
     from embedviz.corpus import corpus_from_frame
 
-    return corpus_from_frame(frame, text_column=manifest["text_column"], name=folder.name)
+    return corpus_from_frame(frame, text_column=text_column or manifest["text_column"], name=folder.name)

@@ -74,9 +74,14 @@ if compute.map_folder_source() is not None:
         types = [f.lstrip(".") for f in FORMATS] + ["gz"]
         new = st.file_uploader("New texts", type=types, key="data.onto")
         if new is not None:
-            placed = compute.placed_onto(new.name, new.getvalue())
+            digest = compute.remember_input(new.name, new.getvalue())
+            placed = compute.placed_onto(new.name, digest)
+            state.set_added(new.name, digest)
             far = int((placed["cluster"] < -1).sum())
-            st.success(f"{len(placed):,} texts placed; {far:,} far from every cluster.")
+            st.success(
+                f"{len(placed):,} texts placed; {far:,} far from every cluster. "
+                "The Map page shows them over the map's own coordinates."
+            )
             shown = [c for c in placed.columns if c not in ("x", "y")][:8]
             st.dataframe(placed[shown], width="stretch", height=240)
             stem = new.name.split(".")[0]

@@ -39,8 +39,11 @@ def controls(corpus) -> tuple[str, int, str, str]:
     """The map's settings row and reducer settings; returns (reducer, dims, colour, query)."""
     params = state.reduce_params()
     reducers = [*REDUCERS, FROM_FILE] if pipeline.has_file_coordinates(corpus) else list(REDUCERS)
-    # a map the file brings comes first, unless a shared link names a reducer
-    first = FROM_FILE if FROM_FILE in reducers and "reducer" not in st.query_params else params.method
+    # a map the file brings comes first, and stays the choice when the user comes back
+    from_file = state.from_file()
+    if from_file is None:  # first visit: the file's map, unless a shared link names a reducer
+        from_file = "reducer" not in st.query_params
+    first = FROM_FILE if FROM_FILE in reducers and from_file else params.method
     top = st.columns([2, 1, 2, 2, 2])
     method = top[0].selectbox(
         "Reducer", reducers, index=reducers.index(first), format_func=REDUCER_NAMES.get, key="map.w.reducer"
@@ -57,8 +60,11 @@ def controls(corpus) -> tuple[str, int, str, str]:
         COLOR_TRUST,
     ]
     color = state.color_by()
-    if color not in color_options:  # known labels, when the data has them, else clusters
-        color = layout.guess_label_column(corpus.metadata_columns) or COLOR_CLUSTER
+    if color not in color_options:  # a map's own clusters, known labels, else clusters
+        own = method == FROM_FILE and "cluster_label" in corpus.metadata_columns  # e.g. a map folder
+        color = (
+            "cluster_label" if own else layout.guess_label_column(corpus.metadata_columns) or COLOR_CLUSTER
+        )
     color = top[2].selectbox("Colour by", color_options, index=color_options.index(color), key="map.w.color")
     names = top[3].selectbox(
         "Names on the map",
@@ -87,6 +93,8 @@ def controls(corpus) -> tuple[str, int, str, str]:
         seed = left.number_input("seed", 0, 2**31 - 1, params.seed, key="map.w.seed")
     if method != FROM_FILE:
         state.set_reduce_params(method=method, dims=dims, seed=int(seed), **changes)
+    if FROM_FILE in reducers:
+        state.set_from_file(method == FROM_FILE)
     state.set_color_by(color)
     state.set_names_level(names)
     state.set_query(query)
@@ -199,6 +207,7 @@ with compute.shown_errors():
             names=names,
             query=query_point,
             query_neighbors=query_rows,
+            added=compute.added_texts(dims) if method == FROM_FILE else None,
         )
 
         trustworthiness = proj.trustworthiness

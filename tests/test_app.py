@@ -58,9 +58,13 @@ def _length(values) -> int:
 
 
 def chart_points(at: AppTest, index: int = 0) -> int:
-    """Markers drawn for texts (not the query star or its lines) in a plotly chart."""
+    """Markers drawn for the corpus's texts (not the query star, its lines or added texts)."""
     spec = json.loads(at.get("plotly_chart")[index].proto.spec)
-    traces = [t for t in spec["data"] if t.get("mode") == "markers" and t.get("name") != "query"]
+    traces = [
+        t
+        for t in spec["data"]
+        if t.get("mode") == "markers" and t.get("name") not in ("query", "added texts")
+    ]
     return sum(_length(t["x"]) for t in traces)
 
 

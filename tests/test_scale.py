@@ -263,21 +263,39 @@ def test_the_dashboard_opens_a_map_folder_without_encoding(planted_map, monkeypa
     embedded, mapped = planted_map
     monkeypatch.setattr("sys.argv", [str(ROOT / "app.py"), str(mapped)])
     encoded = []
-    monkeypatch.setattr(PlantedBackend, "encode", lambda self, texts: encoded.extend(texts) or _planted(texts))
+    monkeypatch.setattr(
+        PlantedBackend, "encode", lambda self, texts: encoded.extend(texts) or _planted(texts)
+    )
     at = app().run()
     assert not at.exception and not at.error
     assert metrics(at)["Texts"] == "400" and chart_points(at) == 400
     assert at.selectbox(key="map.w.reducer").value == "file"
+    assert at.selectbox(key="map.w.color").value == "cluster_label", "coloured by the folder's clusters"
     assert encoded == [], "the folder's vectors are used, not encoded again"
     at.switch_page("pages/search.py").run()
     at.text_input[0].set_value("rocket orbit planet").run()
     assert not at.exception and not at.error
     assert encoded == ["rocket orbit planet"]
-    assert any("rocket" in str(v) or "orbit" in str(v) for v in at.dataframe[0].value.iloc[:3].to_numpy().ravel())
+    assert any(
+        "rocket" in str(v) or "orbit" in str(v) for v in at.dataframe[0].value.iloc[:3].to_numpy().ravel()
+    )
     at.switch_page("pages/data.py").run()
     assert not at.exception and not at.error
     assert "Add texts to this map" in [e.label for e in at.expander]
     assert at.selectbox[1].value == "planted"  # the backend the folder was embedded with
+
+    # texts added on the Data page (its uploader: remember_input + placed_onto) show on the map
+    from embedviz.ui import compute
+
+    new = planted_frame(per_topic=3, seed=9).to_csv(index=False).encode()
+    at.session_state["data.added"] = ("new.csv", compute.remember_input("new.csv", new))
+    at.switch_page("pages/map.py").run()
+    assert not at.exception and not at.error
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    added = [t for t in spec["data"] if t.get("name") == "added texts"]
+    assert at.selectbox(key="map.w.reducer").value == "file", "the file's map is kept after other pages"
+    assert len(added) == 1 and len(added[0]["hovertext"]) == 15
+    assert chart_points(at) == 400, "the map's own points are unchanged"
 
 
 def _planted(texts):

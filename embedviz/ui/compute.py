@@ -126,13 +126,12 @@ def map_folder_source() -> str | None:
     return source.path if source.kind == "file" and is_map_folder(source.path) else None
 
 
-def placed_onto(name: str, data: bytes):
-    """New texts (an upload's bytes) placed on the opened map folder, which does not move: a
-    frame of their columns, x, y, clusters and names (or 'far from every cluster')."""
+def placed_onto(name: str, digest: str):
+    """New texts (an upload kept under `digest`) placed on the opened map folder, which does not
+    move: a frame of their columns, x, y, clusters and names (or 'far from every cluster')."""
     folder = map_folder_source()
     if folder is None:
         raise InputError("texts can be added only to a map folder opened with the server.")
-    digest = remember_input(name, data)
     choice = state.backend()
 
     def compute():
@@ -141,6 +140,21 @@ def placed_onto(name: str, data: bytes):
             return scale.place_onto(new, folder, backend(choice, new), store(), report)
 
     return shared(("onto", folder, digest, choice), compute)
+
+
+def added_texts(dims: int) -> tuple[np.ndarray, list[str]] | None:
+    """The texts last added to the opened map folder on the Data page, for its own (2-D) map:
+    (coords (m, 2), hover texts (m,)), or None."""
+    added = state.added()
+    if added is None or dims != 2 or map_folder_source() is None:
+        return None
+    placed = placed_onto(*added)
+    column = placed.attrs["text_column"]
+    hover = [
+        f"added: {t[:120]}<br>{label}"
+        for t, label in zip(placed[column], placed["cluster_label"], strict=True)
+    ]
+    return placed[["x", "y"]].to_numpy(dtype=np.float32), hover
 
 
 def remember_paste(text: str) -> str:
@@ -176,7 +190,7 @@ def corpus(source: DataSource | None = None, text_column: str | None = None) -> 
         if source.kind == "sample":
             return load_sample(source.name, text_column)
         if source.kind == "file" and is_output_folder(source.path):
-            return scale.corpus_of_folder(source.path)
+            return scale.corpus_of_folder(source.path, text_column)
         if source.kind == "file":
             return load_corpus(source.path, text_column=text_column)
         if source.kind == "paste":

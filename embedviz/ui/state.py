@@ -117,6 +117,15 @@ def set_reduce_params(**changes) -> None:
     st.session_state["map.reduce"] = replace(reduce_params(), **changes)
 
 
+def from_file() -> bool | None:
+    """Whether the map shows the file's own x, y; None until the Map page first runs."""
+    return st.session_state.get("map.from_file")
+
+
+def set_from_file(value: bool) -> None:
+    st.session_state["map.from_file"] = value
+
+
 def cluster_params() -> ClusterParams:
     return _get("clusters.params", ClusterParams())
 
@@ -158,6 +167,15 @@ def predictions(fingerprint: str):
 
 def set_predictions(fingerprint: str, value) -> None:
     st.session_state["insights.predictions"] = (fingerprint, value)
+
+
+def added() -> tuple[str, str] | None:
+    """(name, digest) of the texts last added to an opened map folder on the Data page."""
+    return st.session_state.get("data.added")
+
+
+def set_added(name: str, digest: str) -> None:
+    st.session_state["data.added"] = (name, digest)
 
 
 def map_filter() -> Filter:
