@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from embedviz.cluster import ClusterParams, cluster
 from embedviz.errors import InputError
 from embedviz.labels import NOISE_LABEL, keywords_from_counts, word_counter
 from embedviz.neighbors import knn_graph, top_k
-from embedviz.reduce import ReduceParams, fit_umap, load_umap, numba_cache_dir, resolve
+from embedviz.reduce import ReduceParams, _umap_init, load_umap, numba_cache_dir, resolve
 
 PLACEABLE = ("umap", "pca")
 """Reducers that can place new points where the fitted map would have (t-SNE cannot)."""
@@ -33,6 +34,9 @@ FAR_LABEL = "far from every cluster"
 MAX_WORDS = 50_000
 """Vocabulary of the cluster names (the sample's most frequent words)."""
 MODEL_FILE = "model.pkl"
+TRANSFORM_ROWS = 10_000
+"""Rows UMAP places at a time: up to this many it optimises them for 100 epochs, above it 30
+(a map placed in large batches is less faithful), and every engine batches the same way."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,14 +97,36 @@ class FittedMap:
                 f"the vectors have {vectors.shape[1]} dimensions and the map was fitted on "
                 f"{self.sample_vectors.shape[1]}; embed with the map's backend."
             )
-        coords = np.asarray(self.reducer.transform(vectors), dtype=np.float32)
-        fine, nearest = vote(self.sample_vectors, self.sample_fine, vectors, self.k)
+        found = top_k(
+            self.sample_vectors,
+            vectors,
+            min(max(VOTERS, self.reduce_params.n_neighbors), len(self.sample_vectors)),
+        )
+        coords = np.vstack(
+            [
+                self._transform(vectors[start : start + TRANSFORM_ROWS], found, start)
+                for start in range(0, len(vectors), TRANSFORM_ROWS)
+            ]
+        )
+        fine, nearest = _vote(found, self.sample_fine, self.k)
         broad = self.parent[fine]
         if mark_far:
             far = nearest < self.far_below
             fine = np.where(far, FAR_CLUSTER, fine)
             broad = np.where(far, FAR_CLUSTER, broad)
         return Placed(coords, fine, broad, nearest)
+
+    def _transform(self, vectors: np.ndarray, found, start: int) -> np.ndarray:
+        if self.reduce_params.method != "umap":
+            return np.asarray(self.reducer.transform(vectors), dtype=np.float32)
+        width = min(self.reduce_params.n_neighbors, found.indices.shape[1])
+        stop = start + len(vectors)
+        distances = _distances(
+            found.indices[start:stop, :width], found.scores[start:stop, :width], len(self.sample_vectors)
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="umap")
+            return np.asarray(self.reducer.transform(distances), dtype=np.float32)
 
     def place_clusters(self, vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Only the fine clusters of corpus rows (n,) with vectors (n, d): no coordinates."""
@@ -166,12 +192,17 @@ def vote(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each vector's cluster by a similarity-weighted vote of its VOTERS nearest sample texts,
     and its similarity to the nearest one: ((n,) int64, (n,) float32)."""
-    found = top_k(sample, vectors, min(VOTERS, len(sample)))
-    weights = np.maximum(found.scores, 0) + 1e-6
-    tally = np.zeros((len(vectors), k))
-    rows = np.repeat(np.arange(len(vectors)), found.indices.shape[1])
-    np.add.at(tally, (rows, labels[found.indices].ravel()), weights.ravel())
-    return tally.argmax(axis=1).astype(np.int64), found.scores[:, 0].astype(np.float32)
+    return _vote(top_k(sample, vectors, min(VOTERS, len(sample))), labels, k)
+
+
+def _vote(found, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The vote over the first VOTERS neighbours of a top_k result (indices into the sample)."""
+    indices, scores = found.indices[:, :VOTERS], found.scores[:, :VOTERS]
+    weights = np.maximum(scores, 0) + 1e-6
+    tally = np.zeros((len(indices), k))
+    rows = np.repeat(np.arange(len(indices)), indices.shape[1])
+    np.add.at(tally, (rows, labels[indices].ravel()), weights.ravel())
+    return tally.argmax(axis=1).astype(np.int64), scores[:, 0].astype(np.float32)
 
 
 def fit(
@@ -197,9 +228,9 @@ def fit(
     order = np.argsort(rows, kind="stable")  # sorted row ids: placing looks them up
     vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
     texts, rows = [texts[i] for i in order], np.asarray(rows, dtype=np.int64)[order]
-    graph = knn_graph(vectors, VOTERS + 1)
+    graph = knn_graph(vectors, max(VOTERS + 1, params.n_neighbors))
     if params.method == "umap":
-        reducer = fit_umap(vectors, params)  # its own neighbour index: transform needs it
+        reducer = _fit_umap(graph, params)
         coords = reducer.embedding_
     else:
         from sklearn.decomposition import PCA
@@ -230,6 +261,42 @@ def fit(
         backend=backend or {},
         notes=clusters.notes,
     )
+
+
+def _distances(indices: np.ndarray, scores: np.ndarray, n_columns: int):
+    """Cosine distances to nearest sample texts as the sparse matrix UMAP's precomputed metric
+    takes: rows (n,) by sample texts (n_columns,). A tiny offset keeps an exact duplicate's
+    distance from reading as a missing entry."""
+    import scipy.sparse
+
+    rows = np.repeat(np.arange(len(indices)), indices.shape[1])
+    distances = np.clip(1.0 - scores, 0.0, None) + 1e-6
+    return scipy.sparse.csr_matrix(
+        (distances.ravel(), (rows, indices.ravel())), shape=(len(indices), n_columns)
+    )
+
+
+def _fit_umap(graph, params: ReduceParams):
+    """UMAP on the sample's kNN graph (cosine distances, precomputed), so new texts are placed
+    from their nearest sample texts found the same way: no second neighbour index, whose
+    compilation cost minutes in every new process."""
+    umap = load_umap(numba_cache_dir())
+    n = len(graph.indices)
+    width = min(params.n_neighbors, graph.indices.shape[1])
+    distances = _distances(graph.indices[:, :width], graph.scores[:, :width], n)
+    distances = distances.maximum(distances.T).tocsr()  # UMAP wants it symmetric
+    reducer = umap.UMAP(
+        n_components=params.dims,
+        n_neighbors=min(params.n_neighbors, n - 1),
+        min_dist=params.min_dist,
+        metric="precomputed",
+        random_state=params.seed,
+        init=_umap_init(n, params.dims),
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="umap")
+        reducer.fit(distances)
+    return reducer
 
 
 def save(model: FittedMap, folder: Path) -> None:

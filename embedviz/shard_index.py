@@ -23,7 +23,7 @@ from embedviz.neighbors import _faiss
 log = logging.getLogger(__name__)
 
 INDEX_FOLDER = "index"
-TRAIN_ROWS = 100_000
+TRAIN_ROWS = 200_000
 """Vectors the coarse centroids and the codebooks are learnt from."""
 CANDIDATES = 256
 """Candidates re-ranked with the exact vectors."""
