@@ -221,14 +221,14 @@ def pick(page, label: str, option) -> None:
         settled(page)
         page.get_by_label(label).click()
         choice = page.get_by_role("option", name=option)
-        try:
+        try:  # a rerun can redraw the list under the pointer: then open it again
             choice.wait_for(timeout=10_000)
+            choice.click(timeout=10_000)
         except Exception:
             if attempt == 2:
                 raise
             page.keyboard.press("Escape")
             continue
-        choice.click()
         page.keyboard.press("Escape")
         return
 
