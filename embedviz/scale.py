@@ -370,12 +370,12 @@ def _map_here(model: fitted.FittedMap, source: Path, out: Path, column: str, on_
     paths = shards.parts(source)
     counts = []
     for i, path in enumerate(paths):
-        table = shards.iter_one(path, [shards.ROW_ID, column, shards.VECTOR])
+        table = shards.read_part(path, [shards.ROW_ID, column, shards.VECTOR])
         counts.append(_count_table(model, table, column))
         on_progress(Progress("count words", i + 1, len(paths)))
     _name(model, counts)
     for i, path in enumerate(paths):
-        table = shards.iter_one(path)
+        table = shards.read_part(path)
         vectors = shards.vectors_of(table[shards.VECTOR])
         placed = placed_table(model, table.drop_columns([shards.VECTOR]), vectors)
         shards.write_part(placed, out, path.name)

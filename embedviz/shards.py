@@ -205,7 +205,7 @@ def rows_of(folder: str | Path, row_ids: Sequence[int], columns: Sequence[str]) 
     return frame.reindex(np.asarray(row_ids, dtype=np.int64)).reset_index()
 
 
-def iter_one(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+def read_part(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     return pq.read_table(path, columns=list(columns) if columns is not None else None)
 
 

@@ -231,9 +231,10 @@ def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
     if data.name in SAMPLES:  # a sample's vectors ship with it: no model needed for its map
         shared(("seed", key), lambda: samples.seed_store(data.name, backend(choice, data), store()))
     source = state.source()
-    if source.kind == "file" and is_output_folder(source.path):  # `embedviz embed` made them
-        with st.spinner("Reading the folder's vectors into the store, once…"):
-            shared(("seed", source.path), lambda: scale.seed_store(source.path, store()))
+    seeded = ("seed", source.path)
+    if source.kind == "file" and is_output_folder(source.path) and memo().peek(seeded) is None:
+        with st.spinner("Reading the folder's vectors into the store, once…"):  # `embedviz embed` made them
+            shared(seeded, lambda: scale.seed_store(source.path, store()))
     if memo().peek(key) is None:
         # counted once per server (a count over a million texts takes seconds); a stopped run's
         # progress only makes the estimate high
