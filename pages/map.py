@@ -61,10 +61,10 @@ def controls(corpus) -> tuple[str, int, str, str]:
     ]
     color = state.color_by()
     if color not in color_options:  # a map's own clusters, known labels, else clusters
-        own = method == FROM_FILE and "cluster_label" in corpus.metadata_columns  # e.g. a map folder
-        color = (
-            "cluster_label" if own else layout.guess_label_column(corpus.metadata_columns) or COLOR_CLUSTER
-        )
+        # a map folder's own topics: the broad ones have few enough values for a named legend
+        own = [c for c in ("broad_cluster_label", "cluster_label") if c in corpus.metadata_columns]
+        guess = layout.guess_label_column(corpus.metadata_columns) or COLOR_CLUSTER
+        color = own[0] if method == FROM_FILE and own else guess
     color = top[2].selectbox("Colour by", color_options, index=color_options.index(color), key="map.w.color")
     names = top[3].selectbox(
         "Names on the map",

@@ -270,7 +270,7 @@ def test_the_dashboard_opens_a_map_folder_without_encoding(planted_map, monkeypa
     assert not at.exception and not at.error
     assert metrics(at)["Texts"] == "400" and chart_points(at) == 400
     assert at.selectbox(key="map.w.reducer").value == "file"
-    assert at.selectbox(key="map.w.color").value == "cluster_label", "coloured by the folder's clusters"
+    assert at.selectbox(key="map.w.color").value == "broad_cluster_label", "coloured by the folder's topics"
     assert encoded == [], "the folder's vectors are used, not encoded again"
     at.switch_page("pages/search.py").run()
     at.text_input[0].set_value("rocket orbit planet").run()
