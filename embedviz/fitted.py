@@ -18,7 +18,7 @@ import pandas as pd
 
 from embedviz.cluster import ClusterParams, cluster
 from embedviz.errors import InputError
-from embedviz.labels import NOISE_LABEL, keywords_from_counts, word_counter
+from embedviz.labels import FAR_LABEL, NOISE_LABEL, keywords_from_counts, word_counter
 from embedviz.neighbors import knn_graph, top_k
 from embedviz.reduce import ReduceParams, _umap_init, load_umap, numba_cache_dir, resolve
 
@@ -30,13 +30,15 @@ FAR_QUANTILE = 0.01
 """A new text is far from every cluster when its nearest sample text is less similar than
 this share of the sample's own texts are to their nearest neighbour."""
 FAR_CLUSTER = -2
-FAR_LABEL = "far from every cluster"
 MAX_WORDS = 50_000
 """Vocabulary of the cluster names (the sample's most frequent words)."""
 MODEL_FILE = "model.pkl"
 TRANSFORM_ROWS = 10_000
-"""Rows UMAP places at a time: up to this many it optimises them for 100 epochs, above it 30
-(a map placed in large batches is less faithful), and every engine batches the same way."""
+"""Rows UMAP places at a time (bounds the memory of one batch; every engine batches the same way)."""
+PLACE_EPOCHS = 500
+"""Epochs that place each new text: what UMAP gives a small corpus's own fit. UMAP's transform
+defaults to 100 (30 above 10k rows); on 100k tweets fitted on 20k, 500 raised the placed rows'
+trustworthiness from 0.783 to 0.793 (the full fit: 0.810) for about 1 s more per 1,000 texts."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +126,7 @@ class FittedMap:
         distances = _distances(
             found.indices[start:stop, :width], found.scores[start:stop, :width], len(self.sample_vectors)
         )
+        self.reducer.n_epochs = 3 * PLACE_EPOCHS  # transform optimises for n_epochs // 3
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="umap")
             return np.asarray(self.reducer.transform(distances), dtype=np.float32)
