@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from embedviz import figures, placement
+from embedviz.labels import FAR_LABEL, NOISE_LABEL
 from embedviz.placement import Name
 
 COLOR_CLUSTER, COLOR_BROAD = "cluster", "broad topic"
@@ -62,6 +63,30 @@ def cluster_names(
     for lvl in levels:
         labels, _ = clusters.level(lvl)
         wanted.append((lvl, labels, clusters.names(lvl, (custom or {}).get(lvl))))
+    return placement.place(
+        coords, wanted, placement.Canvas.fit(coords, figures.FIGURE_WIDTH, figures.FIGURE_HEIGHT)
+    )
+
+
+FILE_LEVELS = {"broad": "broad_cluster_label", "fine": "cluster_label"}
+"""The columns an `embedviz map` output (or any file) names its clusters in, per level."""
+
+
+def file_cluster_names(coords: np.ndarray, data: pd.DataFrame, level: NameLevels) -> list[Name]:
+    """Names to draw for a map a file brings with its clusters named (an `embedviz map` output
+    folder or file): each distinct name in FILE_LEVELS' columns at the centre of its rows."""
+    if level == "off" or len(coords) == 0:
+        return []
+    wanted = []
+    for lvl in ("broad", "fine") if level == "both" else (level,):
+        if FILE_LEVELS[lvl] not in data:
+            continue
+        codes, names = pd.factorize(data[FILE_LEVELS[lvl]].astype("string"))
+        unnamed = [i for i, name in enumerate(names) if name in (NOISE_LABEL, FAR_LABEL)]
+        codes = np.where(np.isin(codes, unnamed), -1, codes).astype(np.int64)
+        wanted.append((lvl, codes, {i: str(name) for i, name in enumerate(names)}))
+    if len(wanted) == 2 and wanted[0][1].max() == wanted[1][1].max():
+        wanted = wanted[:1]  # the two levels coincide: one name each
     return placement.place(
         coords, wanted, placement.Canvas.fit(coords, figures.FIGURE_WIDTH, figures.FIGURE_HEIGHT)
     )

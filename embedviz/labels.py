@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 NOISE_LABEL = "noise"
+FAR_LABEL = "far from every cluster"
+"""A text placed on a fitted map that is far from every cluster of the map."""
 WORD_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 """Words of two or more letters: no bare numbers, no underscores."""
 

@@ -193,9 +193,12 @@ with compute.shown_errors():
         )
         if values is None and color == COLOR_QUERY:
             st.info("Type a query to colour the map by similarity to it.")
-        names = drawing.cluster_names(
-            proj.coords, clusters, state.names_level(), compute.custom_names(clusters)
-        )
+        if clusters is None and method == FROM_FILE:  # the file's own map, named by its own clusters
+            names = drawing.file_cluster_names(proj.coords, corpus.frame, state.names_level())
+        else:
+            names = drawing.cluster_names(
+                proj.coords, clusters, state.names_level(), compute.custom_names(clusters)
+            )
         drawn = drawing.draw_map(
             corpus.frame,
             corpus.text_column,
@@ -213,7 +216,13 @@ with compute.shown_errors():
         trustworthiness = proj.trustworthiness
         for column, (label, value, help_text) in zip(
             info_slot.columns(5),
-            mapview.summary(len(corpus), keep, clusters, trustworthiness, trust),
+            mapview.summary(
+                len(corpus),
+                keep,
+                mapview.cluster_counts(clusters, corpus.frame if method == FROM_FILE else None),
+                trustworthiness,
+                trust,
+            ),
             strict=True,
         ):
             column.metric(label, value, help=help_text)

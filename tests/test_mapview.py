@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from embedviz import drawing
 from embedviz.cluster import Clustering
 from embedviz.pipeline import LabelledClustering
 from embedviz.ui import mapview
@@ -24,7 +25,10 @@ def test_summary_says_counts_levels_and_trust():
     clusters = LabelledClustering(Clustering(labels, np.array([0, 0, 0, 1])), ())
     trust = np.array([0.2, 0.9, 0.4, 1.0])
     keep = np.array([True, False, True, True])
-    shown = {label: value for label, value, _ in mapview.summary(4, keep, clusters, 0.91234, trust)}
+    shown = {
+        label: value
+        for label, value, _ in mapview.summary(4, keep, mapview.cluster_counts(clusters), 0.91234, trust)
+    }
     assert shown == {
         "Texts": "3 of 4",
         "Topics / clusters": "2 / 3",
@@ -40,6 +44,26 @@ def test_summary_says_counts_levels_and_trust():
         "Map trust": "n/a",
         "Under ½ trust": "n/a",
     }
+
+
+def test_a_file_named_clusters_are_counted_and_named_on_its_own_map():
+    data = pd.DataFrame(
+        {
+            "cluster_label": ["cats", "cats", "dogs", "dogs", "far from every cluster", "fish"],
+            "broad_cluster_label": ["pets", "pets", "pets", "pets", "far from every cluster", "sea"],
+        }
+    )
+    assert mapview.cluster_counts(None, data) == (2, 3)
+    assert mapview.cluster_counts(None, data[["cluster_label"]]) is None
+    coords = np.array([[0, 0], [0.1, 0], [5, 5], [5.1, 5], [2.5, 9], [9, 0]], dtype=np.float32)
+    names = drawing.file_cluster_names(coords, data, "fine")
+    assert sorted(n.text for n in names) == ["cats", "dogs", "fish"]
+    cats = next(n for n in names if n.text == "cats")
+    assert cats.members == 2 and cats.position[0] < 1
+    both = drawing.file_cluster_names(coords, data, "both")
+    assert {n.level for n in both} == {"broad", "fine"}
+    assert "far from every cluster" not in {n.text for n in both}
+    assert drawing.file_cluster_names(coords, data, "off") == []
 
 
 def test_export_table_carries_tags_and_keeps_the_filtered_rows():

@@ -272,6 +272,13 @@ def test_the_dashboard_opens_a_map_folder_without_encoding(planted_map, monkeypa
     assert at.selectbox(key="map.w.reducer").value == "file"
     assert at.selectbox(key="map.w.color").value == "broad_cluster_label", "coloured by the folder's topics"
     assert encoded == [], "the folder's vectors are used, not encoded again"
+    assert metrics(at)["Topics / clusters"] != "–", "the folder's own clusters are counted"
+    annotations = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"]
+    drawn = {a["text"].removeprefix("<b>").removesuffix("</b>") for a in annotations}
+    frame = shards.read_columns(mapped)
+    assert drawn and drawn <= set(frame["broad_cluster_label"]) | set(frame["cluster_label"]), (
+        "the folder's cluster names are drawn on its map"
+    )
     at.switch_page("pages/search.py").run()
     at.text_input[0].set_value("rocket orbit planet").run()
     assert not at.exception and not at.error

@@ -8,6 +8,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from embedviz.drawing import FILE_LEVELS
+from embedviz.labels import FAR_LABEL, NOISE_LABEL
+
 
 def selected_rows(points: Iterable[dict], keep: np.ndarray | None) -> list[int]:
     """Corpus positions of the selected points (their customdata), sorted, without the rows a
@@ -16,10 +19,24 @@ def selected_rows(points: Iterable[dict], keep: np.ndarray | None) -> list[int]:
     return rows if keep is None else [row for row in rows if keep[row]]
 
 
+def cluster_counts(clusters, data: pd.DataFrame | None = None) -> tuple[int, int] | None:
+    """(broad topics, fine clusters) of a LabelledClustering, or else of the clusters a file
+    names in its own columns (an `embedviz map` output); None when there are none."""
+    if clusters is not None:
+        return clusters.clustering.broad_k, clusters.clustering.k
+    if data is None or not all(column in data for column in FILE_LEVELS.values()):
+        return None
+    broad, fine = (
+        len(set(data[FILE_LEVELS[level]].dropna().astype(str)) - {NOISE_LABEL, FAR_LABEL})
+        for level in ("broad", "fine")
+    )
+    return broad, fine
+
+
 def summary(
     n: int,
     keep: np.ndarray | None,
-    clusters,
+    counts: tuple[int, int] | None,
     trustworthiness: float | None,
     trust: np.ndarray | None,
 ) -> list[tuple[str, str, str | None]]:
@@ -28,7 +45,7 @@ def summary(
         ("Texts", f"{n:,}" if keep is None else f"{int(keep.sum()):,} of {n:,}", None),
         (
             "Topics / clusters",
-            f"{clusters.clustering.broad_k} / {clusters.clustering.k}" if clusters else "–",
+            f"{counts[0]} / {counts[1]}" if counts else "–",
             "Broad topics, each holding fine clusters. Colour by either, or name them on the map.",
         ),
         (
