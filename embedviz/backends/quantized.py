@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -117,7 +118,9 @@ def encoder(model_path: str, root: Path, on_build: Callable[[str], None] | None 
             log.info(message)
             if on_build is not None:
                 on_build(message)
+            started = time.perf_counter()
             build(model_path, folder)
+            log.info("built the int8 model in %.1f s: %s", time.perf_counter() - started, folder)
             manifest = _readable(folder)
             if manifest is None:
                 raise BackendError(f"the int8 model could not be built in {folder}.")
@@ -250,16 +253,22 @@ class Int8Encoder:
         order = np.argsort([len(t) for t in texts], kind="stable")
         batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
         out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
-        with ThreadPoolExecutor(self.workers) as pool:
-            pooled = pool.map(self._batch, ([texts[i] for i in rows] for rows in batches))
-            for rows, vectors in zip(batches, pooled, strict=True):
-                for i, row in zip(rows, vectors, strict=True):
-                    out[i] = row
+        jobs = ([texts[i] for i in rows] for rows in batches)
+        if len(batches) <= 1 or self.workers == 1:  # a query: no threads to start
+            self._place(batches, map(self._batch, jobs), out)
+        else:
+            with ThreadPoolExecutor(min(self.workers, len(batches))) as pool:
+                self._place(batches, pool.map(self._batch, jobs), out)
         vectors = np.vstack(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
         if self.manifest["normalize"] and len(vectors):
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
 
+    @staticmethod
+    def _place(batches: list[np.ndarray], pooled, out: list) -> None:
+        for rows, vectors in zip(batches, pooled, strict=True):
+            for i, row in zip(rows, vectors, strict=True):
+                out[i] = row
 
     def _batch(self, texts: list[str]) -> np.ndarray:
         """One batch of texts -> pooled (b, d), not yet normalised."""
