@@ -25,13 +25,20 @@ log = logging.getLogger(__name__)
 INDEX_FOLDER = "index"
 TRAIN_ROWS = 200_000
 """Vectors the coarse centroids and the codebooks are learnt from."""
-CANDIDATES = 256
-"""Candidates re-ranked with the exact vectors."""
-PROBES = 48
-"""Inverted lists visited per query."""
+CANDIDATES = (256, 1024, 4096)
+"""Candidates re-ranked with the exact vectors: the first, unless visiting every list allowed
+still misses TARGET_RECALL (product quantisation blurs vectors close to random)."""
+PROBES = (8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+"""Inverted lists a query may visit: the build measures recall at each, in turn, and keeps the
+first that reaches TARGET_RECALL (clustered vectors need few; vectors near random need many)."""
+TARGET_RECALL = 0.95
+CALIBRATION_QUERIES = 100
+"""Stored vectors searched for at build time, against exact search over every vector."""
+EXACT_ROWS = 100_000
+"""Rows of the on-disk vectors read at a time by the exact search that calibrates the index."""
 SUB_VECTOR = 8
 """Dimensions per product-quantiser byte: 384 dimensions make 48-byte codes."""
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,8 @@ class ShardIndex:
         self.folder = folder
         self.meta = json.loads((folder / "meta.json").read_text())
         self.index = faiss.read_index(str(folder / "ivfpq.faiss"))
-        self.index.nprobe = min(PROBES, self.meta["lists"])
+        self.index.nprobe = int(self.meta["probes"])
+        self.candidates = int(self.meta["candidates"])
         self.row_ids = np.load(folder / "row_ids.npy", mmap_mode="r")
         n, d = self.meta["rows"], self.meta["dimension"]
         self.vectors = np.memmap(folder / "vectors.f16", dtype=np.float16, mode="r", shape=(n, d))
@@ -67,18 +75,73 @@ class ShardIndex:
 
     def search(self, queries: np.ndarray, k: int = 10) -> Found:
         """The k most similar rows to each unit query (q, d)."""
-        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        wanted = min(max(CANDIDATES, k), len(self))
-        _, candidates = self.index.search(queries, wanted)
-        row_ids = np.full((len(queries), k), -1, dtype=np.int64)
-        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        for q, found in enumerate(candidates):
-            found = np.sort(found[found >= 0])
-            exact = self.vectors[found].astype(np.float32) @ queries[q]
-            order = np.argsort(-exact, kind="stable")[:k]
-            row_ids[q, : len(order)] = self.row_ids[found[order]]
-            scores[q, : len(order)] = exact[order]
+        positions, scores = _search(self.index, self.vectors, queries, k, self.candidates)
+        row_ids = np.where(positions >= 0, self.row_ids[np.maximum(positions, 0)], -1)
         return Found(row_ids, scores)
+
+
+def _search(
+    index, vectors: np.ndarray, queries: np.ndarray, k: int, candidates: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates from the inverted file, re-ranked with the exact vectors: positions in the
+    order added (q, k), -1 where there are fewer, and cosine similarities (q, k)."""
+    queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+    wanted = min(max(candidates, k), index.ntotal)
+    _, candidates = index.search(queries, wanted)
+    positions = np.full((len(queries), k), -1, dtype=np.int64)
+    scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    for q, found in enumerate(candidates):
+        found = np.sort(found[found >= 0])
+        exact = vectors[found].astype(np.float32) @ queries[q]
+        order = np.argsort(-exact, kind="stable")[:k]
+        positions[q, : len(order)] = found[order]
+        scores[q, : len(order)] = exact[order]
+    return positions, scores
+
+
+def _exact(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k most similar vectors to each query (q, k), by a scan of every vector
+    in blocks of EXACT_ROWS."""
+    best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best = np.zeros((len(queries), 0), dtype=np.int64)
+    for start in range(0, len(vectors), EXACT_ROWS):
+        block = np.asarray(vectors[start : start + EXACT_ROWS], dtype=np.float32) @ queries.T
+        top = np.argpartition(-block, min(k, len(block) - 1), axis=0)[:k].T
+        best_scores = np.hstack([best_scores, np.take_along_axis(block.T, top, axis=1)])
+        best = np.hstack([best, top + start])
+        keep = np.argsort(-best_scores, axis=1, kind="stable")[:, :k]
+        best_scores, best = np.take_along_axis(best_scores, keep, 1), np.take_along_axis(best, keep, 1)
+    return best
+
+
+def calibrate(index, vectors: np.ndarray, lists: int, seed: int = 0) -> tuple[int, int, float]:
+    """The fewest probes (of PROBES, up to `lists`), then the fewest candidates, whose recall@10
+    reaches TARGET_RECALL on stored vectors searched for (each one's own row left out):
+    (probes, candidates, recall measured there); the most tried when none does."""
+    n = len(vectors)
+    picked = np.sort(np.random.default_rng(seed).choice(n, min(CALIBRATION_QUERIES, n), replace=False))
+    queries = np.asarray(vectors[picked], dtype=np.float32)
+    k = min(10, n - 1)
+    if k < 1:
+        return 1, CANDIDATES[0], 1.0
+    truth = _without(_exact(vectors, queries, k + 1), picked, k)
+    steps = [p for p in PROBES if p < lists] + [min(lists, PROBES[-1])]
+    tried = [(p, CANDIDATES[0]) for p in steps] + [(steps[-1], c) for c in CANDIDATES[1:]]
+    for probes, candidates in tried:
+        index.nprobe = probes
+        found = _without(_search(index, vectors, queries, k + 1, candidates)[0], picked, k)
+        pairs = zip(found.tolist(), truth.tolist(), strict=True)
+        recall = float(np.mean([len(set(f) & set(t)) / k for f, t in pairs]))
+        if recall >= TARGET_RECALL:
+            break
+    return probes, candidates, recall
+
+
+def _without(positions: np.ndarray, own: np.ndarray, k: int) -> np.ndarray:
+    """Each row's first k positions other than its own (q, k)."""
+    return np.array(
+        [[p for p in row if p != o][:k] for row, o in zip(positions.tolist(), own.tolist(), strict=True)]
+    )
 
 
 def index_folder(folder: str | Path) -> Path:
@@ -127,13 +190,32 @@ def build(folder: str | Path, seed: int = 0) -> Path:
         row_ids[done : done + len(block)] = table[shards.ROW_ID].to_numpy()
         done += len(block)
     vectors.flush()
+    probes, candidates, recall = calibrate(index, vectors, lists, seed)
     del vectors
     (where / ".vectors.f16.tmp").replace(where / "vectors.f16")
     np.save(where / "row_ids.npy", row_ids)
     faiss.write_index(index, str(where / "ivfpq.faiss"))
     meta = {"version": VERSION, "rows": n, "dimension": d, "lists": lists, "code_bytes": sub * bits // 8}
+    meta.update(probes=probes, candidates=candidates, recall=recall)
     (where / "meta.json").write_text(json.dumps(meta))
     log.info(
-        "index: %s vectors in %d lists, %d-byte codes; wrote %s", f"{n:,}", lists, sub * bits // 8, where
+        "index: %s vectors in %d lists, %d-byte codes, %d lists visited and %d candidates re-ranked a "
+        "query (recall@10 %.2f on %d of its own vectors); wrote %s",
+        f"{n:,}",
+        lists,
+        sub * bits // 8,
+        probes,
+        candidates,
+        recall,
+        CALIBRATION_QUERIES,
+        where,
     )
+    if recall < TARGET_RECALL:
+        log.warning(
+            "index: these vectors are close to random for an inverted file: recall@10 is %.2f even "
+            "visiting %d of %d lists; search results may miss some of the nearest texts.",
+            recall,
+            probes,
+            lists,
+        )
     return where
