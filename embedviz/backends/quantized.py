@@ -249,9 +249,12 @@ class Int8Encoder:
 
         One batch per CPU at a time, each on one thread: a short text's layers are too small
         to share among threads (on 2 cores, 10% more snips texts per second than one batch on
-        two threads). A batch's vectors do not depend on which thread ran it."""
+        two threads). A batch's vectors do not depend on which thread ran it. The batches run
+        longest first, so the last to finish are short and no CPU waits long at the end (3,072
+        ag_news texts in chunks of 512: 145 texts/s against 130 shortest first); they are cut
+        from the shortest end, as before, so each text shares its batch with the same texts."""
         order = np.argsort([len(t) for t in texts], kind="stable")
-        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)][::-1]
         out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
         jobs = ([texts[i] for i in rows] for rows in batches)
         if len(batches) <= 1 or self.workers == 1:  # a query: no threads to start
