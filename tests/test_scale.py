@@ -215,6 +215,11 @@ def _texts(n: int) -> list[str]:
     return [f"{base[i % len(base)]} (note {i})" for i in range(n)]
 
 
+def _encoder_pids() -> list[int]:
+    found = subprocess.run(["pgrep", "-f", r"MapBatches\(_Encoder\)"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
 def test_ray_output_is_complete_when_a_worker_is_killed(local_ray, tmp_path):
     pd.DataFrame({"text": _texts(3000)}).to_csv(tmp_path / "texts.csv", index=False)
     out, failure = tmp_path / "out", []
@@ -229,12 +234,15 @@ def test_ray_output_is_complete_when_a_worker_is_killed(local_ray, tmp_path):
     worker.start()
     killed, deadline = None, time.monotonic() + 300
     while worker.is_alive() and killed is None and time.monotonic() < deadline:
-        pids = subprocess.run(["pgrep", "-f", r"MapBatches\(_Encoder\)"], capture_output=True, text=True)
-        if pids.stdout.split():
+        if _encoder_pids():
             time.sleep(5)  # the model loaded, batches under way
-            if worker.is_alive():
-                os.kill(int(pids.stdout.split()[0]), signal.SIGKILL)
+            for pid in _encoder_pids() if worker.is_alive() else []:
+                try:  # the pool may have let an idle actor go since the list was read
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
                 killed = True
+                break
         time.sleep(0.2)
     worker.join()
     assert killed, "the run ended before a worker could be killed"
