@@ -20,6 +20,8 @@ HNSW_POINTS_PER_SECOND = 5500.0
 EXACT_GRAPH_SECONDS_AT_50K = 12.0
 CLUSTER_POINTS_PER_SECOND = 600.0
 CLUSTER_SAMPLE = 25_000
+INDEX_VECTORS_PER_SECOND = 8500.0
+"""An embed folder's on-disk search index (IVF-PQ, bench/README.md: 1M vectors in 114-117 s)."""
 
 
 def embedding_seconds(backend: str, n_missing: int, mean_chars: float) -> float:
@@ -46,6 +48,10 @@ def clustering_seconds(method: str, n: int) -> float:
     if method == "auto":
         return min(n, CLUSTER_SAMPLE) / CLUSTER_POINTS_PER_SECOND + n / 200_000
     return n / 5000
+
+
+def index_seconds(n: int) -> float:
+    return n / INDEX_VECTORS_PER_SECOND
 
 
 def say(seconds: float) -> str:

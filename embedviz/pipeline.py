@@ -363,6 +363,55 @@ def file_projection(corpus: Corpus, dims: int = 2) -> Projection:
     return Projection(np.ascontiguousarray(coords), None, "file")
 
 
+FILE_CLUSTERS = {"fine": ("cluster", "cluster_label"), "broad": ("broad_cluster", "broad_cluster_label")}
+"""The columns an `embedviz map` output keeps its clusters in: (number, name) per level."""
+FILE_REPRESENTATIVES = 3
+
+
+def has_file_clusters(corpus: Corpus) -> bool:
+    frame = corpus.frame
+    return all(
+        number in frame and name in frame and pd.api.types.is_integer_dtype(frame[number])
+        for number, name in FILE_CLUSTERS.values()
+    )
+
+
+def file_clustering(corpus: Corpus) -> LabelledClustering:
+    """The clusters a file brings at both levels (an `embedviz map` output, whose vectors need
+    not be in memory): numbers and names from its columns, sizes counted, representatives the
+    members most similar to the map's fitted texts (`similarity`) where the file says, else
+    the first. Negative numbers (noise, far from every cluster) are noise."""
+    if not has_file_clusters(corpus):
+        fields = ", ".join(c for pair in FILE_CLUSTERS.values() for c in pair)
+        raise InputError(f"the file has no clusters of its own ({fields}); cluster its vectors instead.")
+    frame = corpus.frame
+    order = np.arange(len(frame))
+    if "similarity" in frame and pd.api.types.is_numeric_dtype(frame["similarity"]):
+        order = np.argsort(-frame["similarity"].fillna(-np.inf).to_numpy(), kind="stable")
+    levels = {}
+    for level, (number, name) in FILE_CLUSTERS.items():
+        labels = np.maximum(frame[number].to_numpy(dtype=np.int64), -1)
+        sizes = pd.Series(labels).value_counts()
+        names = frame[name].astype(str).groupby(labels).first()
+        first = pd.Series(order, index=labels[order]).groupby(level=0).head(FILE_REPRESENTATIVES)
+        members = first.groupby(level=0).agg(tuple)
+        summaries = tuple(
+            ClusterSummary(
+                int(c),
+                int(size),
+                tuple(w.strip() for w in names[c].split(",")) if c >= 0 else (),
+                tuple(int(r) for r in members[c]),
+            )
+            for c, size in sorted(sizes.items(), key=lambda item: (item[0] < 0, -item[1], item[0]))
+        )
+        levels[level] = labels, summaries
+    fine, broad = levels["fine"], levels["broad"]
+    key = f"file:{corpus.fingerprint}"
+    return LabelledClustering(
+        Clustering(fine[0], broad[0], ("the file's own clusters.",)), fine[1], broad[1], key
+    )
+
+
 @dataclass(frozen=True)
 class Hit:
     rank: int

@@ -23,9 +23,10 @@ from embedviz import fitted, shards
 from embedviz.backends import build_backend
 from embedviz.backends.base import Backend
 from embedviz.cluster import ClusterParams
-from embedviz.corpus import Corpus
+from embedviz.corpus import Corpus, Limits
 from embedviz.embed import embed
 from embedviz.errors import InputError
+from embedviz.neighbors import Neighbors
 from embedviz.progress import OnProgress, Progress, ignore
 from embedviz.reduce import ReduceParams
 from embedviz.store import Store
@@ -41,6 +42,10 @@ BATCH_ROWS = 1024
 DEFAULT_FIT_SAMPLE = 100_000
 """Rows the map is fitted on when not told: the whole corpus up to this size."""
 UNEMBEDDABLE = ("tfidf", "precomputed")
+FOLDER_MAX_ROWS = 20_000_000
+"""Rows of a folder the dashboard reads (texts and columns, not vectors). Beyond the row limit
+for vectors in memory (EMBEDVIZ_MAX_ROWS) a folder's vectors stay on disk: the dashboard shows
+its own map, clusters and names, and searches it through its on-disk index."""
 
 
 @dataclass(frozen=True)
@@ -492,4 +497,66 @@ def corpus_of_folder(folder: str | Path, text_column: str | None = None) -> Corp
     frame = shards.read_columns(folder)
     from embedviz.corpus import corpus_from_frame
 
-    return corpus_from_frame(frame, text_column=text_column or manifest["text_column"], name=folder.name)
+    limits = Limits.from_env()
+    limits = Limits(max(limits.max_rows, FOLDER_MAX_ROWS), limits.max_bytes)
+    column = text_column or manifest["text_column"]
+    return corpus_from_frame(frame, text_column=column, name=folder.name, limits=limits)
+
+
+def vectors_fit(n: int) -> bool:
+    """Whether the vectors of n texts may be held in memory (EMBEDVIZ_MAX_ROWS)."""
+    return n <= Limits.from_env().max_rows
+
+
+def beyond_memory_message(n: int, dimension: int) -> str:
+    """What a page that needs a folder's vectors in memory says when they are too many."""
+    limit = Limits.from_env().max_rows
+    return (
+        f"this folder holds {n:,} texts, more than the {limit:,} whose vectors the dashboard keeps in "
+        "memory (EMBEDVIZ_MAX_ROWS), so its vectors stay on disk: the Map, Search and Clusters pages "
+        "show the folder's own map, clusters and search. For this page, open a sample of the folder, "
+        f"or raise EMBEDVIZ_MAX_ROWS on a machine with about {max(1, round(n * dimension * 8 / 2**30))} GB "
+        "free for its vectors."
+    )
+
+
+def embedded_folder(folder: str | Path) -> Path:
+    """The embed folder that holds a folder's vectors: itself, or the one a map was made from."""
+    return Path(folder_manifest(folder).get("embedded", folder))
+
+
+def corpus_rows(corpus: Corpus, row_ids: np.ndarray) -> np.ndarray:
+    """Positions in a folder's corpus (rows in row_id order) of input row ids, -1 where absent:
+    same shape as row_ids."""
+    ids = corpus.frame[shards.ROW_ID].to_numpy(dtype=np.int64)
+    row_ids = np.asarray(row_ids, dtype=np.int64)
+    if not len(ids):
+        return np.full(row_ids.shape, -1, dtype=np.int64)
+    at = np.clip(np.searchsorted(ids, row_ids), 0, len(ids) - 1)
+    return np.where((ids[at] == row_ids) & (row_ids >= 0), at, -1)
+
+
+def search_folder(
+    index, corpus: Corpus, queries: np.ndarray, k: int, without: int | None = None
+) -> Neighbors:
+    """The k texts of a folder's corpus nearest each unit query (q, d), found by its on-disk
+    index (embedviz.shard_index): corpus positions (q, k), -1 past the last found; `without`
+    (a corpus position) is left out of the results ("more like this")."""
+    wanted = k + (without is not None)
+    found = index.search(np.atleast_2d(queries), wanted)
+    rows = corpus_rows(corpus, found.row_ids)
+    scores = np.where(rows >= 0, found.scores, -np.inf).astype(np.float32)
+    indices = np.full((len(rows), k), -1, dtype=np.int64)
+    best = np.full((len(rows), k), -np.inf, dtype=np.float32)
+    for q in range(len(rows)):
+        keep = (rows[q] >= 0) & (rows[q] != (-2 if without is None else without))
+        taken = rows[q][keep][:k]
+        indices[q, : len(taken)], best[q, : len(taken)] = taken, scores[q][keep][:k]
+    return Neighbors(indices, best, exact=False)
+
+
+def folder_vector(index, corpus: Corpus, row: int) -> np.ndarray:
+    """The stored vector (d,) of a folder corpus's row, read from the on-disk index."""
+    if not 0 <= row < len(corpus):
+        raise InputError(f"row {row} is out of range (0 to {len(corpus) - 1}).")
+    return index.vectors_of([int(corpus.frame[shards.ROW_ID].iat[row])])[0]

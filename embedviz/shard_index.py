@@ -73,6 +73,23 @@ class ShardIndex:
         codes = len(self) * (self.meta["code_bytes"] + 8)
         return int(codes + self.meta["lists"] * d * 4 + d * 256 * 4)
 
+    def vectors_of(self, row_ids) -> np.ndarray:
+        """The stored vectors of the given input rows (m, d) float32, read from disk ("more
+        like this" for a corpus whose vectors are not in memory)."""
+        wanted = np.asarray(row_ids, dtype=np.int64)
+        positions = np.full(len(wanted), -1, dtype=np.int64)
+        for i, row in enumerate(wanted):  # a scan of the ids (8 bytes a row) per wanted row
+            found = np.flatnonzero(self.row_ids == row)
+            if len(found):
+                positions[i] = found[0]
+        if (positions < 0).any():
+            raise InputError(f"rows {wanted[positions < 0].tolist()} are not in {self.folder.parent}.")
+        return np.asarray(self.vectors[positions], dtype=np.float32)
+
+    @property
+    def nbytes(self) -> int:  # what a memo holding it counts
+        return self.memory_bytes
+
     def search(self, queries: np.ndarray, k: int = 10) -> Found:
         """The k most similar rows to each unit query (q, d)."""
         positions, scores = _search(self.index, self.vectors, queries, k, self.candidates)
@@ -151,11 +168,18 @@ def index_folder(folder: str | Path) -> Path:
 def open_index(folder: str | Path) -> ShardIndex:
     """The folder's index, built first if it has none (or an outdated one)."""
     shards.read_manifest(folder, shards.EMBED_MANIFEST)
-    where = index_folder(folder)
-    meta = where / "meta.json"
-    if not meta.exists() or json.loads(meta.read_text()).get("version") != VERSION:
+    if not is_built(folder):
         build(folder)
-    return ShardIndex(where)
+    return ShardIndex(index_folder(folder))
+
+
+def is_built(folder: str | Path) -> bool:
+    """Whether the embed folder has an index of this version (else open_index builds one)."""
+    meta = index_folder(folder) / "meta.json"
+    try:
+        return json.loads(meta.read_text()).get("version") == VERSION
+    except (OSError, ValueError):
+        return False
 
 
 def build(folder: str | Path, seed: int = 0) -> Path:

@@ -109,13 +109,22 @@ def edit_clusters(cur, clusters, fine_names: dict, broad_names: dict, ticked) ->
 
 
 with compute.shown_errors():
-    cur = compute.current()
-    corpus = cur.corpus
-    params = state.cluster_params()
-    new = settings(params)
-    if new != params:
-        state.set_cluster_params(new)
-    clusters = compute.clusters(corpus, cur.embeddings)
+    corpus = compute.corpus()
+    cur = None
+    if compute.folder_on_disk(corpus) is None:
+        cur = compute.current()
+        params = state.cluster_params()
+        new = settings(params)
+        if new != params:
+            state.set_cluster_params(new)
+        clusters = compute.clusters(corpus, cur.embeddings)
+    else:  # vectors on disk: the clusters the folder was mapped with
+        clusters = compute.file_clusters(corpus)
+        st.caption(
+            f"{len(corpus):,} texts, more than the dashboard keeps vectors for in memory: these are the "
+            "folder's own clusters (from `embedviz map`). Clustering again and editing clusters need the "
+            "vectors in memory; `embedviz map FOLDER --fit-sample N` clusters again from a sample."
+        )
     for note in clusters.clustering.notes:
         st.caption(note)
 
@@ -166,7 +175,8 @@ with compute.shown_errors():
     )
     ticked = member_rows[:TABLE_ROWS][table.selection.rows] if table and table.selection.rows else []
     layout.tag_form(corpus, member_rows, "clusters.node", "members")
-    edit_clusters(cur, clusters, fine_names, broad_names, ticked)
+    if cur is not None:
+        edit_clusters(cur, clusters, fine_names, broad_names, ticked)
 
     tabs = st.tabs([LEVEL_NAMES["broad"], LEVEL_NAMES["fine"]])
     with tabs[0]:

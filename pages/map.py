@@ -16,6 +16,7 @@ from embedviz.drawing import (
     COLOR_TRUST,
     NAME_LEVELS,
 )
+from embedviz.errors import InputError
 from embedviz.filters import Filter, mask
 from embedviz.reduce import REDUCERS
 from embedviz.ui import compute, layout, mapview, state
@@ -35,10 +36,13 @@ TABLE_ROWS = 1000
 st.title("Map")
 
 
-def controls(corpus) -> tuple[str, int, str, str]:
-    """The map's settings row and reducer settings; returns (reducer, dims, colour, query)."""
+def controls(corpus, on_disk: bool) -> tuple[str, int, str, str]:
+    """The map's settings row and reducer settings; returns (reducer, dims, colour, query).
+    A folder whose vectors stay on disk offers its own map and what needs no vectors."""
     params = state.reduce_params()
     reducers = [*REDUCERS, FROM_FILE] if pipeline.has_file_coordinates(corpus) else list(REDUCERS)
+    if on_disk:
+        reducers = [FROM_FILE]
     # a map the file brings comes first, and stays the choice when the user comes back
     from_file = state.from_file()
     if from_file is None:  # first visit: the file's map, unless a shared link names a reducer
@@ -59,6 +63,8 @@ def controls(corpus) -> tuple[str, int, str, str]:
         COLOR_QUERY,
         COLOR_TRUST,
     ]
+    if on_disk:
+        color_options = [c for c in color_options if c not in (*NEEDS_VECTORS, COLOR_PREDICTION)]
     color = state.color_by()
     if color not in color_options:  # a map's own clusters, known labels, else clusters
         # a map folder's own topics: the broad ones have few enough values for a named legend
@@ -142,7 +148,13 @@ def filter_controls(corpus) -> None:
 state.apply_link_once()
 with compute.shown_errors():
     corpus = compute.corpus()
-    method, dims, color, query = controls(corpus)
+    on_disk = compute.folder_on_disk(corpus)
+    if on_disk and not pipeline.has_file_coordinates(corpus):
+        raise InputError(
+            f"{len(corpus):,} texts are more than the dashboard maps from vectors in memory; map the "
+            "folder first (embedviz map FOLDER --out MAPPED --fit-sample 100000) and open MAPPED."
+        )
+    method, dims, color, query = controls(corpus, on_disk is not None)
     filter_controls(corpus)
     st.query_params.from_dict(state.link())
 
@@ -152,7 +164,7 @@ with compute.shown_errors():
     chart_slot.plotly_chart(figures.placeholder(), key="map.placeholder")
     try:
         # vectors only when something needs them: a file's own x, y coloured by a column needs none
-        needs_vectors = method != FROM_FILE or color in NEEDS_VECTORS or query.strip()
+        needs_vectors = method != FROM_FILE or color in NEEDS_VECTORS or (query.strip() and not on_disk)
         emb = compute.embeddings(corpus) if needs_vectors else None
         cur = compute.Current(corpus, emb, state.backend())
         proj = pipeline.file_projection(corpus, dims) if method == FROM_FILE else compute.projection(emb)
@@ -168,7 +180,12 @@ with compute.shown_errors():
         keep = mask(corpus.frame, corpus.text_column, flt) if flt.active else None
 
         query_point = query_rows = None
-        if query.strip():
+        if query.strip() and on_disk:  # placed by its neighbours in the folder's on-disk index
+            found = compute.folder_query(corpus, on_disk, query, 10)
+            query_rows = found.indices[0][found.indices[0] >= 0]
+            near = found.scores[0][: len(query_rows)]
+            query_point = place_query(proj.coords, query_rows, near) if len(query_rows) else None
+        elif query.strip():
             query_vector, found = compute.query_neighbors(cur, query, 10)
             query_rows = found.indices[0]
             query_point = place_query(proj.coords, query_rows, found.scores[0])
@@ -227,6 +244,11 @@ with compute.shown_errors():
         ):
             column.metric(label, value, help=help_text)
         info_slot.caption(f"Map: {REDUCER_NAMES[proj.method]}, {dims}-D.")
+        if on_disk:
+            info_slot.caption(
+                "The folder's vectors stay on disk (more texts than EMBEDVIZ_MAX_ROWS): its own map, "
+                "clusters and names are shown, and a query is placed through its on-disk index."
+            )
         for note in proj.notes:
             info_slot.caption(note)
         if keep is not None:

@@ -33,9 +33,29 @@ def pick_row(hits: list, n: int) -> int:
     return int(st.number_input(label, 0, max(n - 1, 0), 0, key="search.row"))
 
 
+def found_table(hits: list) -> pd.DataFrame:
+    return pd.DataFrame([{"rank": h.rank, "row": h.row, "score": h.score, "text": h.text} for h in hits])
+
+
+def nearest(corpus, cur, folder, query: str, k: int):
+    """(neighbours, the map, similarity of every text or None): from the vectors in memory, or
+    from the on-disk index and the folder's own map when they stay on disk."""
+    if folder is not None:
+        found = compute.folder_query(corpus, folder, query, k)
+        proj = pipeline.file_projection(corpus) if pipeline.has_file_coordinates(corpus) else None
+        return found, proj, None
+    vector, found = compute.query_neighbors(cur, query, k)
+    return found, compute.projection(cur.embeddings), pd.Series(cur.embeddings.vectors @ vector)
+
+
 with compute.shown_errors():
-    cur = compute.current()
-    corpus = cur.corpus
+    corpus = compute.corpus()
+    folder = compute.folder_on_disk(corpus)
+    cur = compute.current() if folder is None else None
+    if folder is not None:
+        st.caption(
+            f"{len(corpus):,} texts, searched through the folder's on-disk index (their vectors stay on disk)."
+        )
     left, right = st.columns([4, 1])
     query = left.text_input(
         "Query", value=state.query(), placeholder="Type some text and press Enter", key="search.w.query"
@@ -45,30 +65,27 @@ with compute.shown_errors():
 
     hits = []
     if query.strip():
-        vector, found = compute.query_neighbors(cur, query, int(k))
-        hits = pipeline.hits(corpus, found.indices[0], found.scores[0])
-        results = pd.DataFrame(
-            [{"rank": h.rank, "row": h.row, "score": h.score, "text": h.text} for h in hits]
-        )
+        found, proj, similarity = nearest(corpus, cur, folder, query, int(k))
+        rows = found.indices[0][found.indices[0] >= 0]
+        hits = pipeline.hits(corpus, rows, found.scores[0][: len(rows)])
         st.subheader("Nearest texts")
-        st.dataframe(results, width="stretch", hide_index=True)
-        layout.tag_form(corpus, found.indices[0], "search.results", "results")
-        proj = compute.projection(cur.embeddings)
-        point = place_query(proj.coords, found.indices[0], found.scores[0])
-        drawn = drawing.draw_map(
-            corpus.frame,
-            corpus.text_column,
-            corpus.metadata_columns,
-            proj.coords,
-            color=pd.Series(cur.embeddings.vectors @ vector),
-            color_title="similarity",
-            query=point,
-            query_neighbors=found.indices[0],
-            height=480,
-        )
-        for caption in drawn.captions:
-            st.caption(caption)
-        st.plotly_chart(drawn.figure, key="search.map")
+        st.dataframe(found_table(hits), width="stretch", hide_index=True)
+        layout.tag_form(corpus, rows, "search.results", "results")
+        if proj is not None and len(rows):
+            drawn = drawing.draw_map(
+                corpus.frame,
+                corpus.text_column,
+                corpus.metadata_columns,
+                proj.coords,
+                color=similarity,
+                color_title="similarity" if similarity is not None else "",
+                query=place_query(proj.coords, rows, found.scores[0][: len(rows)]),
+                query_neighbors=rows,
+                height=480,
+            )
+            for caption in drawn.captions:
+                st.caption(caption)
+            st.plotly_chart(drawn.figure, key="search.map")
     else:
         st.info(
             "Type a query to find the most similar texts; it is placed on the map with lines to its neighbours."
@@ -77,9 +94,10 @@ with compute.shown_errors():
     st.subheader("More like this")
     row = pick_row(hits, len(corpus))
     st.caption(figures.shorten(corpus.texts[row], 300))
-    similar = pipeline.similar(corpus, cur.embeddings, row, int(k))
-    st.dataframe(
-        pd.DataFrame([{"rank": h.rank, "row": h.row, "score": h.score, "text": h.text} for h in similar]),
-        width="stretch",
-        hide_index=True,
-    )
+    if folder is not None:
+        near = compute.folder_similar(corpus, folder, row, int(k))
+        rows = near.indices[0][near.indices[0] >= 0]
+        similar = pipeline.hits(corpus, rows, near.scores[0][: len(rows)])
+    else:
+        similar = pipeline.similar(corpus, cur.embeddings, row, int(k))
+    st.dataframe(found_table(similar), width="stretch", hide_index=True)

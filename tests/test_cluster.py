@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.metrics import adjusted_rand_score
@@ -246,3 +247,35 @@ def test_propagate_follows_labelled_neighbours_and_falls_back_to_centres():
     out = propagate(vectors, labels, graph)
     assert out.tolist()[:4] == [0, 0, 1, 0]
     assert out[4] in (0, 1)
+
+
+def test_a_files_own_clusters_are_read_with_sizes_names_and_representatives():
+    from embedviz import corpus_from_frame
+    from embedviz.pipeline import file_clustering
+
+    frame = pd.DataFrame(
+        {
+            "text": [f"text {i}" for i in range(7)],
+            "cluster": [0, 0, 0, 1, 1, -2, 0],
+            "cluster_label": [
+                "oven, flour",
+                "oven, flour",
+                "oven, flour",
+                "goal",
+                "goal",
+                "far",
+                "oven, flour",
+            ],
+            "broad_cluster": [0, 0, 0, 0, 0, -2, 0],
+            "broad_cluster_label": ["kitchen"] * 5 + ["far", "kitchen"],
+            "similarity": [0.1, 0.9, 0.5, 0.7, 0.8, 0.2, 0.95],
+        }
+    )
+    labelled = file_clustering(corpus_from_frame(frame))
+    assert labelled.labels.tolist() == [0, 0, 0, 1, 1, -1, 0]
+    assert [(s.cluster, s.size) for s in labelled.summaries] == [(0, 4), (1, 2), (-1, 1)]
+    assert labelled.summaries[0].representatives == (6, 1, 2), "most similar first"
+    assert labelled.names("fine") == {0: "oven, flour", 1: "goal", -1: "noise"}
+    assert labelled.names("broad")[0] == "kitchen" and labelled.clustering.broad_k == 1
+    with pytest.raises(InputError, match="no clusters of its own"):
+        file_clustering(corpus_from_frame(frame.drop(columns="broad_cluster")))

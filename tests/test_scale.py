@@ -318,3 +318,69 @@ def _planted(texts):
     from tests.planted import planted_vector
 
     return normalize(np.vstack([planted_vector(t) for t in texts]))
+
+
+def test_the_dashboard_opens_a_folder_whose_vectors_stay_on_disk(planted_map, monkeypatch):
+    """A map folder with more rows than EMBEDVIZ_MAX_ROWS: its own map, names and clusters, and
+    search through its on-disk index; no vector enters memory or the store, and the pages that
+    need them say why and what to do."""
+    from embedviz import scale
+    from tests.test_app import ROOT, app, chart_points, metrics
+
+    embedded, mapped = planted_map
+    monkeypatch.setenv("EMBEDVIZ_MAX_ROWS", "300")  # the folder holds 400
+    monkeypatch.setattr("sys.argv", [str(ROOT / "app.py"), str(mapped)])
+    encoded = []
+    monkeypatch.setattr(
+        PlantedBackend, "encode", lambda self, texts: encoded.extend(texts) or _planted(texts)
+    )
+
+    def no_vectors(*args, **kwargs):
+        raise AssertionError("the folder's vectors were read into the store")
+
+    monkeypatch.setattr(scale, "seed_store", no_vectors)
+    frame = shards.read_columns(mapped)
+    at = app().run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Texts"] == "400" and chart_points(at) == 400
+    assert at.selectbox(key="map.w.reducer").options == ["From the file (x, y)"]
+    assert "Outlier score" not in str(at.selectbox(key="map.w.color").options)
+    annotations = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"]
+    drawn = {a["text"].removeprefix("<b>").removesuffix("</b>") for a in annotations}
+    assert drawn and drawn <= set(frame["broad_cluster_label"]) | set(frame["cluster_label"])
+
+    at.text_input(key="map.w.query").set_value("comet telescope galaxy").run()  # placed by the index
+    assert not at.exception and not at.error
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any(t.get("name") == "query" for t in spec["data"]), [t.get("name") for t in spec["data"]]
+    assert encoded == ["comet telescope galaxy"]
+
+    at.switch_page("pages/search.py").run()
+    assert not at.exception and not at.error
+    top = at.dataframe[0].value
+    assert sum(topic_of(t) == "space" for t in top["text"].head(5)) >= 4, top["text"].head(5).tolist()
+    assert encoded == ["comet telescope galaxy"], "the query's vector is remembered"
+    row = int(frame.index[frame["text"].map(topic_of) == "cooking"][0])
+    at.radio(key="search.w.pick").set_value("number").run()
+    at.number_input(key="search.row").set_value(row).run()
+    assert not at.exception and not at.error
+    like = at.dataframe[1].value
+    assert row not in like["row"].tolist() and len(like) == 10
+    assert sum(topic_of(t) == "cooking" for t in like["text"]) >= 8, like["text"].tolist()
+
+    at.switch_page("pages/clusters.py").run()
+    assert not at.exception and not at.error
+    counted = {m.label: m.value for m in at.metric}
+    assert counted["Broad topics"] == str(frame["broad_cluster"].nunique())
+    assert counted["Fine clusters"] == str(frame["cluster"].nunique())
+    assert not [b for b in at.button if b.key == "edit.undo"], "no edits without the vectors"
+
+    at.switch_page("pages/data.py").run()
+    assert not at.exception and not at.error
+    assert "Add texts to this map" in [e.label for e in at.expander]
+
+    for page in ("pages/insights.py", "pages/compare.py"):
+        at.switch_page(page).run()
+        assert not at.exception
+        assert "EMBEDVIZ_MAX_ROWS" in at.error[0].value and "400" in at.error[0].value
+    assert encoded == ["comet telescope galaxy"]

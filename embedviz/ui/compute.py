@@ -23,16 +23,24 @@ from embedviz.backends.base import Backend
 from embedviz.backends.precomputed import vectors_from_column
 from embedviz.cluster import ClusterParams
 from embedviz.corpus import Corpus, corpus_from_text, load_corpus
-from embedviz.embed import Embeddings
+from embedviz.embed import Embeddings, embed_query
 from embedviz.errors import EmbedvizError, InputError
-from embedviz.estimate import clustering_seconds, embedding_seconds, graph_seconds, projection_seconds, say
+from embedviz.estimate import (
+    clustering_seconds,
+    embedding_seconds,
+    graph_seconds,
+    index_seconds,
+    projection_seconds,
+    say,
+)
 from embedviz.inputs import Inputs
 from embedviz.memo import Memo
 from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, SearchIndex
 from embedviz.progress import Progress
 from embedviz.reduce import Projection, ReduceParams, resolve
 from embedviz.samples import SAMPLES, load_sample
-from embedviz.shards import is_map_folder, is_output_folder
+from embedviz.shard_index import ShardIndex, is_built, open_index
+from embedviz.shards import EMBED_MANIFEST, is_map_folder, is_output_folder, read_manifest
 from embedviz.store import Store
 from embedviz.store import digest as store_digest
 from embedviz.ui import state
@@ -225,8 +233,21 @@ def embeddings_key(data: Corpus, choice: BackendChoice | None = None) -> tuple:
     return ("embeddings", data.fingerprint, data.source_digest, choice or state.backend())
 
 
+def folder_on_disk(data: Corpus | None = None) -> str | None:
+    """The folder opened with the server when it holds more texts than the dashboard keeps
+    vectors for in memory: pages then use its own map, clusters and on-disk index."""
+    source = state.source()
+    if source.kind != "file" or not is_output_folder(source.path):
+        return None
+    return None if scale.vectors_fit(len(data if data is not None else corpus())) else source.path
+
+
 def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
     choice = choice or state.backend()
+    folder = folder_on_disk(data)
+    if folder is not None:
+        dimension = int(read_manifest(scale.embedded_folder(folder), EMBED_MANIFEST)["dimension"])
+        raise InputError(scale.beyond_memory_message(len(data), dimension))
     key = embeddings_key(data, choice)
     if data.name in SAMPLES:  # a sample's vectors ship with it: no model needed for its map
         shared(("seed", key), lambda: samples.seed_store(data.name, backend(choice, data), store()))
@@ -415,6 +436,52 @@ class Current:
 def current() -> Current:
     data, choice = corpus(), state.backend()
     return Current(data, embeddings(data, choice), choice)
+
+
+def folder_index(folder: str) -> ShardIndex:
+    """The on-disk search index of a folder's vectors, built once (asked for first when long)."""
+    embedded = scale.embedded_folder(folder)
+    key = ("folder index", str(embedded))
+    if memo().peek(key) is None and not is_built(embedded):
+        rows = int(read_manifest(embedded, EMBED_MANIFEST)["rows"])
+        consent(
+            key,
+            f"Building the search index of {rows:,} vectors (once, kept in the folder)",
+            index_seconds(rows),
+        )
+
+    def compute() -> ShardIndex:
+        with st.spinner("Opening the folder's search index…"):
+            return open_index(embedded)
+
+    return shared(key, compute)
+
+
+def folder_query(data: Corpus, folder: str, text: str, k: int) -> Neighbors:
+    """A typed query's k nearest texts of a folder whose vectors stay on disk (corpus rows)."""
+    if not text.strip():
+        raise InputError("the query is empty; type some text to search for.")
+    choice = state.backend()
+    made = scale.folder_manifest(folder)["backend"]
+
+    def compute() -> np.ndarray:
+        model = backend(choice, data)
+        scale.check_backend(made, model)
+        return embed_query(text, model, store())
+
+    vector = shared(("folder query", folder, choice, text), compute)
+    return scale.search_folder(folder_index(folder), data, vector[None, :], k)
+
+
+def folder_similar(data: Corpus, folder: str, row: int, k: int) -> Neighbors:
+    """More like corpus row `row` of a folder whose vectors stay on disk."""
+    index = folder_index(folder)
+    return scale.search_folder(index, data, scale.folder_vector(index, data, row)[None, :], k, without=row)
+
+
+def file_clusters(data: Corpus) -> pipeline.LabelledClustering:
+    """The clusters a file or folder brings in its own columns."""
+    return shared(("file clusters", data.fingerprint), lambda: pipeline.file_clustering(data))
 
 
 def query_neighbors(cur: Current, text: str, k: int) -> tuple[np.ndarray, Neighbors]:
