@@ -26,8 +26,8 @@ def cluster_counts(clusters, data: pd.DataFrame | None = None) -> tuple[int, int
         return clusters.clustering.broad_k, clusters.clustering.k
     if data is None or not all(column in data for column in FILE_LEVELS.values()):
         return None
-    broad, fine = (
-        len(set(data[FILE_LEVELS[level]].dropna().astype(str)) - {NOISE_LABEL, FAR_LABEL})
+    broad, fine = (  # distinct values first: a cast of every row takes seconds at millions
+        len({str(v) for v in pd.unique(data[FILE_LEVELS[level]].dropna())} - {NOISE_LABEL, FAR_LABEL})
         for level in ("broad", "fine")
     )
     return broad, fine
