@@ -26,7 +26,7 @@ from embedviz.errors import InputError
 from embedviz.labels import NOISE_LABEL, ClusterSummary, summarize
 from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, knn_graph, top_k
 from embedviz.progress import OnProgress, Progress, ignore
-from embedviz.reduce import Projection, ReduceParams, auto_note, reduce, resolve
+from embedviz.reduce import REDUCE_VERSION, Projection, ReduceParams, auto_note, reduce, resolve
 from embedviz.store import Store, artifact_key, digest
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,9 @@ def graph_key(emb: Embeddings, k: int = GRAPH_K) -> str:
 
 def projection_key(emb: Embeddings, params: ReduceParams) -> str:
     """UMAP reads the graph neighbor_graph builds for its n_neighbors: the params decide it."""
-    return artifact_key("projection", emb.fingerprint, resolve(params, len(emb)))
+    return artifact_key(
+        "projection", emb.fingerprint, {"params": resolve(params, len(emb)), "v": REDUCE_VERSION}
+    )
 
 
 def clustering_key(emb: Embeddings, params: ClusterParams, width: int = GRAPH_K) -> str:

@@ -174,6 +174,20 @@ def _tsne(vectors: np.ndarray, params: ReduceParams, notes: list[str], on_progre
     return np.asarray(tsne.fit(vectors))
 
 
+REDUCE_VERSION = 2
+"""Part of every stored projection's key; bumped when what a reducer computes changes (2: UMAP's
+epochs bounded by UMAP_EPOCH_WORK)."""
+UMAP_EPOCH_WORK = 2_500_000
+"""UMAP runs about this many point-epochs, between 500 epochs (up to 5,000 texts) and 200 (from
+12,500). umap-learn itself jumps from 500 to 200 at 10,000 points, so its map of 10,000 texts
+took 2.5 times as long as one of 10,001. On 10,000 real texts 250 epochs gave the same
+trustworthiness as 500 (0.939 both, two seeds) in half the time (bench/README.md)."""
+
+
+def umap_epochs(n: int) -> int:
+    return int(min(500, max(200, UMAP_EPOCH_WORK // max(n, 1))))
+
+
 SPECTRAL_INIT_MAX = 50_000
 """Above this many texts UMAP starts from PCA: the spectral start costs 8 s at 100k."""
 
@@ -198,6 +212,7 @@ def fit_umap(
 ):
     """A fitted umap.UMAP of unit vectors (n, d); its `embedding_` is the map. With `neighbors`
     it skips its own neighbour search, and can then not `transform` new points."""
+    _wait_for_warm_up()
     umap = load_umap(numba_cache_dir())
     notes = notes if notes is not None else []
     n = len(vectors)
@@ -215,6 +230,7 @@ def fit_umap(
         metric=params.metric,
         random_state=params.seed,
         init=_umap_init(n, params.dims),
+        n_epochs=umap_epochs(n),
         precomputed_knn=knn or (None, None, None),
     )
     with warnings.catch_warnings():
@@ -228,12 +244,24 @@ def fit_umap(
 # UMAP's compiled code: loaded from (or built into) a folder beside the store, off the user's path
 
 _warm = threading.Event()
+_warming = threading.Event()
+"""Set while a background warm-up runs: a UMAP asked for meanwhile waits for it instead of
+compiling the same code a second time beside it."""
+WARM_UP_THREAD = "embedviz-umap-warm-up"
+WARM_UP_WAIT_SECONDS = 300.0
 
 
 def numba_cache_dir() -> Path:
     from embedviz.store import default_store_path
 
     return default_store_path().parent / "numba"
+
+
+def _ready_marker() -> Path:
+    """Written once a warm-up has filled the cache for these versions of umap-learn and numba."""
+    from importlib.metadata import version
+
+    return numba_cache_dir() / f"ready-umap-{version('umap-learn')}-numba-{version('numba')}"
 
 
 def warm_up() -> None:
@@ -248,21 +276,58 @@ def warm_up() -> None:
     # numba compiles per argument type, not per size: any later UMAP needs nothing more
     reduce(vectors, ReduceParams(method="umap"), neighbors=knn_graph(vectors, 15))
     _warm.set()
+    marker = _ready_marker()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     log.info("UMAP code ready in %.1f s", time.perf_counter() - started)
 
 
+def _compile_in_child() -> None:
+    """Fill the disk cache from a child process. numba compiles in Python, holding this
+    process's lock on the interpreter: on a thread here it slowed the encoder beside it by
+    half; a child has its own, so only the core it uses is shared."""
+    import subprocess
+    import sys
+
+    started = time.perf_counter()
+    code = "from embedviz.reduce import warm_up; warm_up()"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=WARM_UP_WAIT_SECONDS
+    )
+    if done.returncode:
+        log.warning("compiling UMAP's code in a child process failed: %s", done.stderr[-2000:])
+    else:
+        log.info("UMAP code compiled in a child process in %.1f s", time.perf_counter() - started)
+
+
 def warm_up_in_background() -> threading.Thread:
-    """warm_up on a daemon thread; errors are logged, never raised. scikit-learn is imported
-    first, on the caller's thread: UMAP imports it, and a second thread importing it at the same
-    moment (the clusters, a page) can find it half-initialised."""
+    """warm_up on a daemon thread; errors are logged, never raised. On a machine whose cache is
+    empty a child process compiles first, then this process loads what it wrote. scikit-learn
+    is imported first, on the caller's thread: UMAP imports it, and a second thread importing it
+    at the same moment (the clusters, a page) can find it half-initialised."""
     import sklearn.base  # noqa: F401
 
     def run() -> None:
         try:
+            if not _ready_marker().exists():
+                _compile_in_child()
             warm_up()
         except Exception:  # a failed warm-up only means the first map compiles
             log.warning("UMAP warm-up failed", exc_info=True)
+        finally:
+            _warming.clear()
 
-    thread = threading.Thread(target=run, name="embedviz-umap-warm-up", daemon=True)
+    _warming.set()
+    thread = threading.Thread(target=run, name=WARM_UP_THREAD, daemon=True)
     thread.start()
     return thread
+
+
+def _wait_for_warm_up() -> None:
+    """A UMAP asked for while the warm-up runs waits for it (its code is then loaded, not
+    compiled twice at once)."""
+    if threading.current_thread().name == WARM_UP_THREAD:
+        return
+    deadline = time.monotonic() + WARM_UP_WAIT_SECONDS
+    while _warming.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
