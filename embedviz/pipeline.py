@@ -409,9 +409,7 @@ def file_clustering(corpus: Corpus) -> LabelledClustering:
         levels[level] = labels, summaries
     fine, broad = levels["fine"], levels["broad"]
     key = f"file:{corpus.fingerprint}"
-    return LabelledClustering(
-        Clustering(fine[0], broad[0], ("the file's own clusters.",)), fine[1], broad[1], key
-    )
+    return LabelledClustering(Clustering(fine[0], broad[0]), fine[1], broad[1], key)
 
 
 @dataclass(frozen=True)

@@ -514,7 +514,7 @@ def beyond_memory_message(n: int, dimension: int) -> str:
     return (
         f"this folder holds {n:,} texts, more than the {limit:,} whose vectors the dashboard keeps in "
         "memory (EMBEDVIZ_MAX_ROWS), so its vectors stay on disk: the Map, Search and Clusters pages "
-        "show the folder's own map, clusters and search. For this page, open a sample of the folder, "
+        "show the folder's own map, clusters and search. For this page, open a sample of its texts as a file, "
         f"or raise EMBEDVIZ_MAX_ROWS on a machine with about {max(1, round(n * dimension * 8 / 2**30))} GB "
         "free for its vectors."
     )

@@ -123,7 +123,8 @@ with compute.shown_errors():
         st.caption(
             f"{len(corpus):,} texts, more than the dashboard keeps vectors for in memory: these are the "
             "folder's own clusters (from `embedviz map`). Clustering again and editing clusters need the "
-            "vectors in memory; `embedviz map FOLDER --fit-sample N` clusters again from a sample."
+            "vectors in memory; `embedviz map EMBEDDED --out NEW --fit-sample N` clusters again from a "
+            "sample (EMBEDDED: the folder `embedviz embed` wrote)."
         )
     for note in clusters.clustering.notes:
         st.caption(note)
