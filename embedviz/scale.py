@@ -520,6 +520,15 @@ def beyond_memory_message(n: int, dimension: int) -> str:
     )
 
 
+def map_first_message(n: int) -> str:
+    """What the Map and Clusters pages say on an embed folder beyond the in-memory limit."""
+    return (
+        f"{n:,} texts are more than the dashboard maps and clusters from vectors in memory "
+        "(EMBEDVIZ_MAX_ROWS); map the folder first (embedviz map FOLDER --out MAPPED --fit-sample "
+        "100000) and open MAPPED."
+    )
+
+
 def embedded_folder(folder: str | Path) -> Path:
     """The embed folder that holds a folder's vectors: itself, or the one a map was made from."""
     return Path(folder_manifest(folder).get("embedded", folder))

@@ -5,9 +5,9 @@ names; agreement with a label column at both levels."""
 import pandas as pd
 import streamlit as st
 
-from embedviz import analysis, figures
+from embedviz import analysis, figures, pipeline, scale
 from embedviz.cluster import CLUSTER_METHODS, ClusterParams
-from embedviz.errors import EmbedvizError
+from embedviz.errors import EmbedvizError, InputError
 from embedviz.naming import DEFAULT_CHAT_MODEL
 from embedviz.ui import compute, layout, state
 
@@ -119,6 +119,8 @@ with compute.shown_errors():
             state.set_cluster_params(new)
         clusters = compute.clusters(corpus, cur.embeddings)
     else:  # vectors on disk: the clusters the folder was mapped with
+        if not pipeline.has_file_clusters(corpus):
+            raise InputError(scale.map_first_message(len(corpus)))
         clusters = compute.file_clusters(corpus)
         st.caption(
             f"{len(corpus):,} texts, more than the dashboard keeps vectors for in memory: these are the "

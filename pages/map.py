@@ -4,7 +4,7 @@ or a query; narrowed by a text or metadata filter; selected rows in a table."""
 import pandas as pd
 import streamlit as st
 
-from embedviz import drawing, export, figures, pipeline
+from embedviz import drawing, export, figures, pipeline, scale
 from embedviz.analysis import place_query
 from embedviz.drawing import (
     COLOR_BROAD,
@@ -150,10 +150,7 @@ with compute.shown_errors():
     corpus = compute.corpus()
     on_disk = compute.folder_on_disk(corpus)
     if on_disk and not pipeline.has_file_coordinates(corpus):
-        raise InputError(
-            f"{len(corpus):,} texts are more than the dashboard maps from vectors in memory; map the "
-            "folder first (embedviz map FOLDER --out MAPPED --fit-sample 100000) and open MAPPED."
-        )
+        raise InputError(scale.map_first_message(len(corpus)))
     method, dims, color, query = controls(corpus, on_disk is not None)
     filter_controls(corpus)
     st.query_params.from_dict(state.link())

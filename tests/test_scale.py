@@ -384,3 +384,19 @@ def test_the_dashboard_opens_a_folder_whose_vectors_stay_on_disk(planted_map, mo
         assert not at.exception
         assert "EMBEDVIZ_MAX_ROWS" in at.error[0].value and "400" in at.error[0].value
     assert encoded == ["comet telescope galaxy"]
+
+
+def test_an_embed_folder_beyond_memory_is_searched_and_asks_to_be_mapped(planted_map, monkeypatch):
+    from tests.test_app import ROOT, app
+
+    embedded, _ = planted_map
+    monkeypatch.setenv("EMBEDVIZ_MAX_ROWS", "300")
+    monkeypatch.setattr("sys.argv", [str(ROOT / "app.py"), str(embedded)])
+    at = app().run()
+    assert not at.exception and "embedviz map FOLDER --out MAPPED" in at.error[0].value
+    at.switch_page("pages/clusters.py").run()
+    assert not at.exception and "embedviz map FOLDER --out MAPPED" in at.error[0].value
+    at.switch_page("pages/search.py").run()
+    at.text_input[0].set_value("flour oven bake").run()
+    assert not at.exception and not at.error
+    assert sum(topic_of(t) == "cooking" for t in at.dataframe[0].value["text"].head(5)) >= 4
