@@ -445,12 +445,12 @@ def run_search_folder(args: argparse.Namespace, store: Store) -> None:
     """search FOLDER: the on-disk index of an embed folder (or of the one a map was made from),
     so the vectors never have to fit in memory."""
     from embedviz.embed import embed_query
-    from embedviz.scale import check_backend, folder_manifest
+    from embedviz.scale import check_backend, embedded_folder, folder_manifest
     from embedviz.shard_index import open_index
     from embedviz.shards import rows_of
 
     manifest = folder_manifest(args.input)
-    embedded = Path(manifest.get("embedded", args.input))
+    embedded = embedded_folder(args.input)
     backend = backend_like(args, manifest["backend"], None)
     check_backend(manifest["backend"], backend)
     index = open_index(embedded)

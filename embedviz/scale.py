@@ -469,7 +469,7 @@ def seed_store(folder: str | Path, store: Store) -> int:
     from embedviz.embed import text_hash
 
     manifest = folder_manifest(folder)
-    embedded = Path(manifest.get("embedded", folder))
+    embedded = embedded_folder(folder)
     if not shards.is_embed_folder(embedded):
         log.warning(
             "%s: the vectors this map was made from are gone (%s); texts will be encoded again.",
@@ -558,7 +558,9 @@ def search_folder(
     indices = np.full((len(rows), k), -1, dtype=np.int64)
     best = np.full((len(rows), k), -np.inf, dtype=np.float32)
     for q in range(len(rows)):
-        keep = (rows[q] >= 0) & (rows[q] != (-2 if without is None else without))
+        keep = rows[q] >= 0
+        if without is not None:
+            keep &= rows[q] != without
         taken = rows[q][keep][:k]
         indices[q, : len(taken)], best[q, : len(taken)] = taken, scores[q][keep][:k]
     return Neighbors(indices, best, exact=False)

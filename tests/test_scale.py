@@ -400,3 +400,25 @@ def test_an_embed_folder_beyond_memory_is_searched_and_asks_to_be_mapped(planted
     at.text_input[0].set_value("flour oven bake").run()
     assert not at.exception and not at.error
     assert sum(topic_of(t) == "cooking" for t in at.dataframe[0].value["text"].head(5)) >= 4
+
+
+def test_folder_search_maps_input_row_ids_to_corpus_rows_across_gaps():
+    """Row ids are input rows: an empty text dropped at embed time leaves a gap, so results are
+    looked up by id, not by position; "more like this" leaves the row itself out."""
+    from embedviz import corpus_from_frame
+    from embedviz.scale import corpus_rows, search_folder
+    from embedviz.shard_index import Found
+
+    corpus = corpus_from_frame(pd.DataFrame({"row_id": [0, 2, 3, 7], "text": ["a", "b", "c", "d"]}))
+    assert corpus_rows(corpus, np.array([[7, 0, 5, -1]])).tolist() == [[3, 0, -1, -1]]
+
+    class Index:  # the on-disk index's answer for any query: ids best first, 5 not in the corpus
+        def search(self, queries, k):
+            ids = np.array([[3, 5, 7, 0, 2][:k]])
+            return Found(ids, np.linspace(0.9, 0.5, 5)[:k][None, :].astype(np.float32))
+
+    found = search_folder(Index(), corpus, np.ones((1, 4), np.float32), 3)
+    assert found.indices.tolist() == [[2, 3, -1]], "an id the corpus lacks is skipped, -1 past the end"
+    assert found.scores[0][:2].tolist() == pytest.approx([0.9, 0.7])
+    alike = search_folder(Index(), corpus, np.ones((1, 4), np.float32), 3, without=2)
+    assert alike.indices.tolist() == [[3, 0, -1]]
