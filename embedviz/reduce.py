@@ -292,12 +292,27 @@ def _compile_in_child() -> None:
     started = time.perf_counter()
     code = "from embedviz.reduce import warm_up; warm_up()"
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=WARM_UP_WAIT_SECONDS
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=WARM_UP_WAIT_SECONDS,
+        preexec_fn=_die_with_parent,
     )
     if done.returncode:
         log.warning("compiling UMAP's code in a child process failed: %s", done.stderr[-2000:])
     else:
         log.info("UMAP code compiled in a child process in %.1f s", time.perf_counter() - started)
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: ask Linux to end it when the server or CLI that started it
+    ends (an orphaned compiler would hold a core for seconds). Elsewhere it is left to finish."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def warm_up_in_background() -> threading.Thread:

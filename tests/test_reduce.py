@@ -117,3 +117,34 @@ def test_umap_epochs_fall_smoothly_with_size():
     assert epochs[0] == epochs[1] == 500 and epochs[-2] == epochs[-1] == 200
     assert epochs == sorted(epochs, reverse=True)
     assert umap_epochs(10_000) / umap_epochs(10_001) < 1.01
+
+
+def test_the_compiling_child_ends_with_the_process_that_started_it(tmp_path):
+    """A server stopped while UMAP's code compiles leaves no compiler holding a core."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    def children() -> list[str]:  # processes whose environment names this test's store
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if str(tmp_path).encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                    found.append(pid)
+            except OSError:
+                continue
+        return found
+
+    env = dict(os.environ, EMBEDVIZ_CACHE_DIR=str(tmp_path))
+    code = "from embedviz.reduce import warm_up_in_background as w; w(); import time; time.sleep(3)"
+    parent = subprocess.Popen([sys.executable, "-c", code], env=env)
+    deadline = time.monotonic() + 30
+    while len(children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(children()) >= 2, "the warm-up compiles in a child process"
+    parent.wait(timeout=60)
+    deadline = time.monotonic() + 10
+    while children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert children() == []
