@@ -36,6 +36,11 @@ class Neighbors:
     def k(self) -> int:
         return self.indices.shape[1]
 
+    def found(self, q: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Query q's rows and scores without the -1 that pads a search finding fewer than k."""
+        keep = self.indices[q] >= 0
+        return self.indices[q][keep], self.scores[q][keep]
+
 
 def _faiss():
     import faiss

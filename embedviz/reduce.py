@@ -244,9 +244,10 @@ def fit_umap(
 # UMAP's compiled code: loaded from (or built into) a folder beside the store, off the user's path
 
 _warm = threading.Event()
-_warming = threading.Event()
-"""Set while a background warm-up runs: a UMAP asked for meanwhile waits for it instead of
+_not_warming = threading.Event()
+"""Cleared while a background warm-up runs: a UMAP asked for meanwhile waits for it instead of
 compiling the same code a second time beside it."""
+_not_warming.set()
 WARM_UP_THREAD = "embedviz-umap-warm-up"
 WARM_UP_WAIT_SECONDS = 300.0
 
@@ -330,9 +331,9 @@ def warm_up_in_background() -> threading.Thread:
         except Exception:  # a failed warm-up only means the first map compiles
             log.warning("UMAP warm-up failed", exc_info=True)
         finally:
-            _warming.clear()
+            _not_warming.set()
 
-    _warming.set()
+    _not_warming.clear()
     thread = threading.Thread(target=run, name=WARM_UP_THREAD, daemon=True)
     thread.start()
     return thread
@@ -341,8 +342,5 @@ def warm_up_in_background() -> threading.Thread:
 def _wait_for_warm_up() -> None:
     """A UMAP asked for while the warm-up runs waits for it (its code is then loaded, not
     compiled twice at once)."""
-    if threading.current_thread().name == WARM_UP_THREAD:
-        return
-    deadline = time.monotonic() + WARM_UP_WAIT_SECONDS
-    while _warming.is_set() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    if threading.current_thread().name != WARM_UP_THREAD:
+        _not_warming.wait(WARM_UP_WAIT_SECONDS)

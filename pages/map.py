@@ -178,9 +178,7 @@ with compute.shown_errors():
 
         query_point = query_rows = None
         if query.strip() and on_disk:  # placed by its neighbours in the folder's on-disk index
-            found = compute.folder_query(corpus, on_disk, query, 10)
-            query_rows = found.indices[0][found.indices[0] >= 0]
-            near = found.scores[0][: len(query_rows)]
+            query_rows, near = compute.folder_query(corpus, on_disk, query, 10).found()
             query_point = place_query(proj.coords, query_rows, near) if len(query_rows) else None
         elif query.strip():
             query_vector, found = compute.query_neighbors(cur, query, 10)

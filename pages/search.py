@@ -66,8 +66,8 @@ with compute.shown_errors():
     hits = []
     if query.strip():
         found, proj, similarity = nearest(corpus, cur, folder, query, int(k))
-        rows = found.indices[0][found.indices[0] >= 0]
-        hits = pipeline.hits(corpus, rows, found.scores[0][: len(rows)])
+        rows, scores = found.found()
+        hits = pipeline.hits(corpus, rows, scores)
         st.subheader("Nearest texts")
         st.dataframe(found_table(hits), width="stretch", hide_index=True)
         layout.tag_form(corpus, rows, "search.results", "results")
@@ -79,7 +79,7 @@ with compute.shown_errors():
                 proj.coords,
                 color=similarity,
                 color_title="similarity" if similarity is not None else "",
-                query=place_query(proj.coords, rows, found.scores[0][: len(rows)]),
+                query=place_query(proj.coords, rows, scores),
                 query_neighbors=rows,
                 height=480,
             )
@@ -95,9 +95,7 @@ with compute.shown_errors():
     row = pick_row(hits, len(corpus))
     st.caption(figures.shorten(corpus.texts[row], 300))
     if folder is not None:
-        near = compute.folder_similar(corpus, folder, row, int(k))
-        rows = near.indices[0][near.indices[0] >= 0]
-        similar = pipeline.hits(corpus, rows, near.scores[0][: len(rows)])
+        similar = pipeline.hits(corpus, *compute.folder_similar(corpus, folder, row, int(k)).found())
     else:
         similar = pipeline.similar(corpus, cur.embeddings, row, int(k))
     st.dataframe(found_table(similar), width="stretch", hide_index=True)
