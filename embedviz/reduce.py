@@ -248,6 +248,8 @@ _not_warming = threading.Event()
 """Cleared while a background warm-up runs: a UMAP asked for meanwhile waits for it instead of
 compiling the same code a second time beside it."""
 _not_warming.set()
+_warm_thread: threading.Thread | None = None
+_warm_thread_lock = threading.Lock()
 WARM_UP_THREAD = "embedviz-umap-warm-up"
 WARM_UP_WAIT_SECONDS = 300.0
 
@@ -321,11 +323,13 @@ def warm_up_in_background() -> threading.Thread:
     empty a child process compiles first, then this process loads what it wrote. scikit-learn
     is imported first, on the caller's thread: UMAP imports it, and a second thread importing it
     at the same moment (the clusters, a page) can find it half-initialised."""
+    global _warm_thread
     import sklearn.base  # noqa: F401
 
     def run() -> None:
         try:
-            if not _ready_marker().exists():
+            # a child only where neither this process nor the disk holds the code yet
+            if not _warm.is_set() and not _ready_marker().exists():
                 _compile_in_child()
             warm_up()
         except Exception:  # a failed warm-up only means the first map compiles
@@ -333,10 +337,12 @@ def warm_up_in_background() -> threading.Thread:
         finally:
             _not_warming.set()
 
-    _not_warming.clear()
-    thread = threading.Thread(target=run, name=WARM_UP_THREAD, daemon=True)
-    thread.start()
-    return thread
+    with _warm_thread_lock:  # one at a time: a second caller gets the running one
+        if _warm_thread is None or not _warm_thread.is_alive():
+            _not_warming.clear()
+            _warm_thread = threading.Thread(target=run, name=WARM_UP_THREAD, daemon=True)
+            _warm_thread.start()
+        return _warm_thread
 
 
 def _wait_for_warm_up() -> None:

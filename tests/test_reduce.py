@@ -148,3 +148,22 @@ def test_the_compiling_child_ends_with_the_process_that_started_it(tmp_path):
     while children() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert children() == []
+
+
+def test_a_process_that_holds_the_code_starts_no_second_compiler(tmp_path):
+    """The app warms up once per server and each test's store is new: once this process has
+    UMAP's code, a warm-up with another store's empty cache compiles nothing in a child."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, os; logging.basicConfig(level=logging.INFO)\n"
+        "from embedviz.reduce import warm_up_in_background as w\n"
+        "w().join()\n"
+        f"os.environ['EMBEDVIZ_CACHE_DIR'] = {str(tmp_path / 'other')!r}\n"
+        "w().join()"
+    )
+    env = dict(os.environ, EMBEDVIZ_CACHE_DIR=str(tmp_path / "first"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300, capture_output=True)
+    assert done.stderr.decode().count("compiled in a child process") == 1
