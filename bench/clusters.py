@@ -3,6 +3,8 @@ true k, on the same vectors in the same run.
 
     pip install -r requirements-dev.txt
     python bench/clusters.py [DATASET[:COLUMN] ...]
+    python bench/clusters.py FOLDER[:COLUMN]   # any folder holding data.csv.gz, e.g. from
+                                               # bench/outside_corpora.py
 
 Each dataset from ../shared/datasets is sampled to at most 5,000 rows (seed 0) and embedded
 once with the bundled all-MiniLM-L6-v2 (vectors come from the store on later runs). For each
@@ -57,10 +59,12 @@ GOAL_RATIO = 0.85
 
 
 def sample(name: str):
-    corpus = load_corpus(SHARED / name / "data.csv.gz")
+    """A shared dataset by name, or a folder by path; at most MAX_ROWS rows (seed 0)."""
+    folder = Path(name) if os.sep in name else SHARED / name
+    corpus = load_corpus(folder / "data.csv.gz")
     if len(corpus) > MAX_ROWS:
         keep = np.sort(np.random.default_rng(0).choice(len(corpus), MAX_ROWS, replace=False))
-        corpus = corpus_from_frame(corpus.frame.iloc[keep], name=name)
+        corpus = corpus_from_frame(corpus.frame.iloc[keep], name=folder.name)
     return corpus
 
 
@@ -133,7 +137,7 @@ def main(specs: list[str]) -> None:
         seed_fine = mean_pairwise_ari([r.labels for r in runs])
         seed_broad = mean_pairwise_ari([r.broad for r in runs])
         rows.append(
-            f"| {name} | {column} | {len(corpus):,} | {true_k} | {auto.k} | {auto.broad_k} | {fine_ari:.3f} "
+            f"| {Path(name).name} | {column} | {len(corpus):,} | {true_k} | {auto.k} | {auto.broad_k} | {fine_ari:.3f} "
             f"| {broad_ari:.3f} | {level} | {k_of(topics)} | {(topics == -1).mean():.0%} | {bert:.3f} "
             f"| {kmeans:.3f} | {ratio:.2f} | {met} | {seed_fine:.2f} / {seed_broad:.2f} "
             f"| {sub_fine:.2f} / {sub_broad:.2f} | {seconds:.1f} |"

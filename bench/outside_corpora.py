@@ -1,0 +1,121 @@
+"""Labelled corpora from outside ../shared, built from Debian's package descriptions, for
+checking the clusters on data the method was not chosen on (`bench/clusters.py PATH`).
+
+    apt-get update -o Acquire::Languages=en      # once, as root: the long descriptions
+    python bench/outside_corpora.py [--out DIR]   # default ~/.cache/embedviz-bench/corpora
+    python bench/clusters.py DIR/debian_sections DIR/debian_works_with
+
+Every package's text is its short and long English description. Two label sets, both of many
+broad topics of uneven size, the kind of corpus on which automatic clusters used to collapse:
+
+- debian_sections: the archive section, for 14 subject sections (games, sound, fonts, math,
+  hamradio, ...), at most 400 packages each;
+- debian_works_with: the debtags facet `works-with` (audio, mail, db, image, ...), for packages
+  with exactly one such tag, 18 values with at least 40 packages, at most 250 each.
+
+Libraries, language bindings and -dev/-doc/-dbg/-data/-common packages are left out: their
+section names a language or a role, not a subject. Nothing is written inside the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+LISTS = Path("/var/lib/apt/lists")
+OUT = Path.home() / ".cache" / "embedviz-bench" / "corpora"
+SECTIONS = [
+    "games",
+    "sound",
+    "graphics",
+    "fonts",
+    "science",
+    "math",
+    "mail",
+    "database",
+    "video",
+    "electronics",
+    "hamradio",
+    "editors",
+    "tex",
+    "vcs",
+]
+NOT_A_SUBJECT = re.compile(
+    r"^(?:lib|python3?-|ruby-|node-|golang-|r-cran|haskell|perl)|-(?:dev|doc|dbg|data|common)$"
+)
+
+
+def _read_lists(pattern: str) -> str:
+    """The text of every apt list file matching pattern, decompressed by apt itself."""
+    files = sorted(LISTS.glob(pattern))
+    if not files:
+        raise SystemExit(
+            f"no {pattern} under {LISTS}: run `apt-get update -o Acquire::Languages=en` (as root) first"
+        )
+    helper = "/usr/lib/apt/apt-helper"
+    return "\n\n".join(
+        subprocess.run([helper, "cat-file", str(f)], capture_output=True, text=True).stdout for f in files
+    )
+
+
+def _stanzas(text: str):
+    for block in text.split("\n\n"):
+        fields, key = {}, None
+        for line in block.splitlines():
+            if line[:1] in (" ", "\t") and key:
+                fields[key] += "\n" + line
+            elif ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        if "Package" in fields:
+            yield fields
+
+
+def packages() -> pd.DataFrame:
+    """package, section, works_with (one value or None), text."""
+    meta = {}
+    for f in _stanzas(_read_lists("*_binary-amd64_Packages*")):
+        tags = [t.strip() for t in f.get("Tag", "").replace("\n", " ").split(",")]
+        works = [t.split("::")[1] for t in tags if t.startswith("works-with::") and "{" not in t]
+        works = [w for w in works if w != "TODO"]
+        meta[f["Package"]] = (f.get("Section", "").split("/")[-1], works[0] if len(works) == 1 else None)
+    rows = []
+    for f in _stanzas(_read_lists("*_i18n_Translation-en*")):
+        if f["Package"] not in meta or "Description-en" not in f:
+            continue
+        short, *body = f["Description-en"].split("\n")
+        long = " ".join(line.strip() for line in body if line.strip() != ".")
+        rows.append((f["Package"], *meta[f["Package"]], f"{short}. {long}".strip()))
+    frame = pd.DataFrame(rows, columns=["package", "section", "works_with", "text"]).drop_duplicates(
+        "package"
+    )
+    return frame[~frame["package"].str.contains(NOT_A_SUBJECT)]
+
+
+def _balanced(frame: pd.DataFrame, column: str, cap: int, seed: int) -> pd.DataFrame:
+    groups = [g.sample(min(len(g), cap), random_state=seed) for _, g in frame.groupby(column)]
+    return pd.concat(groups).rename(columns={column: "label"})[["text", "label", "package"]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    out = parser.parse_args().out
+    frame = packages()
+    sections = _balanced(frame[frame["section"].isin(SECTIONS)], "section", 400, seed=0)
+    works = frame.dropna(subset=["works_with"])
+    counts = works["works_with"].value_counts()
+    works = _balanced(works[works["works_with"].isin(counts[counts >= 40].index)], "works_with", 250, seed=2)
+    for name, corpus in (("debian_sections", sections), ("debian_works_with", works)):
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        corpus.to_csv(folder / "data.csv.gz", index=False)
+        print(f"{folder}: {len(corpus):,} texts, {corpus['label'].nunique()} labels")
+
+
+if __name__ == "__main__":
+    main()
