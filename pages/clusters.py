@@ -103,7 +103,7 @@ def edit_clusters(cur, clusters, fine_names: dict, broad_names: dict, ticked) ->
             try:
                 compute.edit_clusters(cur.corpus, cur.embeddings, edit)
             except EmbedvizError as e:
-                st.error(str(e), icon="⚠️")
+                st.error(str(e), icon=":material/warning:")
             else:
                 st.rerun()
 

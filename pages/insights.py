@@ -76,7 +76,7 @@ def from_examples(cur) -> None:
                 if str(name).strip():
                     compute.tag(corpus, [row], str(name))
         except EmbedvizError as e:
-            st.error(str(e), icon="⚠️")
+            st.error(str(e), icon=":material/warning:")
         else:
             st.rerun()
     downloads(corpus, cur, found, model)

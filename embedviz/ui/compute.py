@@ -516,17 +516,21 @@ def shown_errors() -> Iterator[None]:
     try:
         yield
     except NeedsConsent as e:
-        st.info(f"{e} It starts when you ask; vectors already encoded are kept if you stop it.", icon="⏳")
+        st.info(
+            f"{e} It starts when you ask; vectors already encoded are kept if you stop it.",
+            icon=":material/hourglass_top:",
+        )
         st.button("Start", type="primary", key=f"start.{_digest(e.key)}", on_click=approve, args=(e.key,))
         st.stop()
     except EmbedvizError as e:
-        st.error(f"{e}", icon="⚠️")
+        st.error(f"{e}", icon=":material/warning:")
         st.stop()
     except Exception as e:  # a bug: say so plainly, keep the traceback in the server log
         if type(e).__module__.startswith("streamlit"):
             raise
         log.exception("unexpected error")
         st.error(
-            f"Something went wrong ({type(e).__name__}). Try other settings or reload the page.", icon="🛑"
+            f"Something went wrong ({type(e).__name__}). Try other settings or reload the page.",
+            icon=":material/error:",
         )
         st.stop()

@@ -67,6 +67,6 @@ def tag_form(corpus, rows, key: str, what: str = "texts") -> None:
         try:
             given = compute.tag(corpus, rows, name)
         except EmbedvizError as e:
-            st.error(str(e), icon="⚠️")
+            st.error(str(e), icon=":material/warning:")
         else:
             st.toast(f"Tagged {len(rows):,} {what} '{given}'.")
