@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--fit-sample",
         type=int,
-        help=f"embed folder: fit the map and clusters on this many random rows (default all, up to {DEFAULT_FIT_SAMPLE:,})",
+        help=f"embed folder: fit the map and clusters on this many rows, the same ones every run (default all, up to {DEFAULT_FIT_SAMPLE:,})",
     )
     engine(m)
     m.add_argument(

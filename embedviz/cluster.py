@@ -4,8 +4,8 @@ Two levels, because one granularity never fits every corpus: intent-like data ha
 tight groups, a news corpus four broad topics. Every fine cluster lies inside exactly one broad
 topic. Labels are integers numbered largest first; -1 is noise (hdbscan only).
 
-`auto` has no random step below AUTO_SAMPLE texts, so every seed gives the same clusters: one
-Ward tree over a PCA of the vectors (kNN connectivity), cut at candidate k, each level's cut
+`auto` has no random step, so every seed gives the same clusters (beyond AUTO_SAMPLE texts it
+works on a sample that is the same for every seed, see sample_rows): one Ward tree over a PCA of the vectors (kNN connectivity), cut at candidate k, each level's cut
 refined by KMeans started from the cut's centres (fine clusters inside each broad topic's
 texts, so every fine cluster lies in one topic). Each level's k is the cut of best modularity
 on the texts' kNN graph: the share of neighbour links that stay inside a cluster, less what
@@ -61,7 +61,7 @@ SPACE_DIMENSIONS = 50
 """auto partitions a PCA of the vectors: the same groups as the full space, several times faster."""
 CONNECTIVITY_NEIGHBORS = 10
 AUTO_SAMPLE = 25_000
-"""auto above this many texts: clusters are found on a random sample of this size, then every
+"""auto above this many texts: clusters are found on a sample of this size (sample_rows: the same for every seed), then every
 other text joins the cluster most of its graph neighbours are in. Broad topics of the other
 methods are scored on an even sample of this size."""
 PROPAGATE_NEIGHBORS = 15
@@ -289,16 +289,16 @@ def _best_cut(cuts: dict[int, np.ndarray], ks: list[int], links, resolution: flo
 def _auto_sampled(
     vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """auto on a random sample, then the rest by their neighbours' clusters; each text's broad
-    topic is its fine cluster's."""
+    """auto on a sample (sample_rows), then the rest by their neighbours' clusters; each text's
+    broad topic is its fine cluster's."""
     n = len(vectors)
-    sample = np.sort(np.random.default_rng(params.seed).choice(n, AUTO_SAMPLE, replace=False))
+    sample = sample_rows(np.arange(n), AUTO_SAMPLE)
     part = vectors[sample]
     fine_part, broad_part = _auto(part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes)
     labels = np.full(n, -1, dtype=np.int64)
     labels[sample] = fine_part
     notes.append(
-        f"clusters found on a random sample of {AUTO_SAMPLE:,} texts; "
+        f"clusters found on a sample of {AUTO_SAMPLE:,} texts (the same for every seed); "
         f"the other {n - AUTO_SAMPLE:,} joined their nearest neighbours' clusters."
     )
     graph = neighbors if neighbors is not None else knn_graph(vectors, PROPAGATE_NEIGHBORS)
@@ -445,6 +445,27 @@ def _centre_partitions(centres: np.ndarray, sizes: np.ndarray, ks: list[int]) ->
         start = fcluster(tree, k, "maxclust") - 1
         out[k] = _refine(centres, _roots_to_labels(start.tolist()), sizes)
     return out
+
+
+def sample_rows(ids: np.ndarray, size: int) -> np.ndarray:
+    """`size` of the row ids `ids`, sorted: those whose hashed id is smallest. No seed, so every
+    run takes the same rows, and a smaller sample lies inside a larger one: the rows a map is
+    fitted on (`embedviz map DIR --fit-sample N`) are among those the clusters of the whole
+    corpus are found on, and the two results differ only by what the extra rows change."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if size >= len(ids):
+        return np.sort(ids)
+    keys = _mix(ids.astype(np.uint64))
+    return np.sort(ids[np.argpartition(keys, size - 1)[:size]])
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: well-spread 64-bit keys from consecutive integers (n,)."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
 
 
 def _sample(n: int, size: int, seed: int) -> np.ndarray:

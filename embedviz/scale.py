@@ -22,7 +22,7 @@ import pyarrow as pa
 from embedviz import fitted, shards
 from embedviz.backends import build_backend
 from embedviz.backends.base import Backend
-from embedviz.cluster import ClusterParams
+from embedviz.cluster import ClusterParams, sample_rows
 from embedviz.corpus import Corpus, Limits
 from embedviz.embed import embed
 from embedviz.errors import InputError
@@ -310,13 +310,11 @@ class MapReport:
     engine: str
 
 
-def fit_sample(folder: Path, size: int | None, seed: int) -> np.ndarray:
-    """Row ids the map is fitted on: all, or `size` of them drawn at random (sorted)."""
+def fit_sample(folder: Path, size: int | None) -> np.ndarray:
+    """Row ids the map is fitted on (sorted): all, or `size` of them by cluster.sample_rows, the
+    same rows every run and inside the sample the in-memory pipeline clusters a corpus on."""
     ids = np.concatenate([t[shards.ROW_ID].to_numpy() for t in shards.iter_parts(folder, [shards.ROW_ID])])
-    size = DEFAULT_FIT_SAMPLE if size is None else size
-    if size >= len(ids):
-        return np.sort(ids).astype(np.int64)
-    return np.sort(np.random.default_rng(seed).choice(ids, size, replace=False)).astype(np.int64)
+    return sample_rows(ids, DEFAULT_FIT_SAMPLE if size is None else size)
 
 
 def map_folder(
@@ -341,7 +339,7 @@ def map_folder(
     out = shards.prepare_output(out, shards.MAP_MANIFEST)
     started = time.perf_counter()
     on_progress(Progress("fit", 0, 1))
-    ids = fit_sample(source, sample, reduce_params.seed)
+    ids = fit_sample(source, sample)
     ids, vectors = shards.read_vectors(source, ids)
     texts = shards.rows_of(source, ids, [column])[column].tolist()
     model = fitted.fit(vectors, texts, ids, reduce_params, cluster_params, manifest["backend"])

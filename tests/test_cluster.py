@@ -230,9 +230,24 @@ def test_auto_on_a_large_set_clusters_a_sample_and_every_row_joins_one(monkeypat
     assert result.broad_k == 5
     assert adjusted_rand_score(frame["label"], result.broad) > 0.9
     assert_nested(result)
-    assert any("random sample of 200" in note for note in result.notes)
+    assert any("sample of 200 texts (the same for every seed)" in note for note in result.notes)
     wider = cluster(vectors, ClusterParams(), neighbors=knn_graph(vectors, 45))
     assert (wider.labels == result.labels).all(), "a wider graph gives the same clusters"
+    other_seed = cluster(vectors, ClusterParams(seed=7), neighbors=knn_graph(vectors, 30))
+    assert (other_seed.labels == result.labels).all() and (other_seed.broad == result.broad).all()
+
+
+def test_sample_rows_are_seedless_spread_and_nested():
+    from embedviz.cluster import sample_rows
+
+    ids = np.concatenate([np.arange(0, 3000), np.arange(5000, 9000)])  # row ids with a gap
+    small, large = sample_rows(ids, 200), sample_rows(ids, 1000)
+    assert len(small) == 200 and len(large) == 1000 and len(np.unique(large)) == 1000
+    assert set(small) <= set(large) <= set(ids), "a smaller sample lies inside a larger one"
+    assert (np.diff(large) > 0).all() and (sample_rows(ids, 1000) == large).all()
+    # spread over the rows, not their start: about 3/7 of the sample below the gap
+    assert 0.33 < (large < 3000).mean() < 0.53 and large.max() > 8000
+    assert (sample_rows(ids, 10_000) == ids).all()
 
 
 def test_propagate_follows_labelled_neighbours_and_falls_back_to_centres():

@@ -18,8 +18,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from embedviz import fitted, shards
 from embedviz.cli import main
+from embedviz.cluster import sample_rows
 from embedviz.errors import InputError
-from embedviz.scale import BackendSpec, embed_folder, map_folder, place_onto
+from embedviz.scale import BackendSpec, embed_folder, fit_sample, map_folder, place_onto
 from embedviz.store import Store
 from tests.conftest import shared_dataset
 from tests.planted import TOPICS, PlantedBackend, planted_frame, topic_of
@@ -134,6 +135,9 @@ def test_cli_embed_and_map_a_folder(two_files, tmp_path, capsys):
     assert main(["map", str(embedded), "--out", str(mapped), "--fit-sample", "100", "--quiet"]) == 0
     assert len(shards.read_columns(mapped)) == 400
     assert json.loads((mapped / shards.MAP_MANIFEST).read_text())["model"]["fit_rows"] == 100
+    row_ids = np.sort(shards.read_columns(embedded)[shards.ROW_ID].to_numpy())
+    # the fit rows: the same every run, and among those the in-memory pipeline clusters on
+    assert set(fit_sample(embedded, 100)) <= set(sample_rows(row_ids, 150))
     capsys.readouterr()
     assert main(["embed", str(two_files), "--out", str(tmp_path / "t"), "--backend", "tfidf"]) == 2
     assert "cannot be made shard by shard" in capsys.readouterr().err
