@@ -128,9 +128,19 @@ def cluster(
         return Clustering(zeros, zeros.copy(), (f"{n} text(s): one cluster.",))
     notes: list[str] = []
     if params.method == "auto":
-        run = _auto_sampled if n > AUTO_SAMPLE else _auto
-        labels, broad = run(vectors, params, neighbors, notes)
-        return Clustering(_by_size(labels), _by_size(broad), tuple(notes))
+        distinct, inverse, copies = _distinct(vectors)
+        if len(distinct) < 3:
+            zeros = np.zeros(n, dtype=np.int64)
+            return Clustering(zeros, zeros.copy(), (f"{len(distinct)} distinct text(s): one cluster.",))
+        if len(distinct) < n:  # the graph given links copies to each other: a new one is needed
+            notes.append(
+                f"{n - len(distinct):,} rows repeat another's text: each distinct text is clustered "
+                "once, counted as often as it occurs."
+            )
+            vectors, neighbors = vectors[distinct], None
+        run = _auto_sampled if len(distinct) > AUTO_SAMPLE else _auto
+        labels, broad = run(vectors, params, neighbors, notes, copies)
+        return Clustering(_by_size(labels[inverse]), _by_size(broad[inverse]), tuple(notes))
     if params.method == "hdbscan":
         labels = _hdbscan(vectors, params)
         if not params.keep_noise:
@@ -151,6 +161,21 @@ def cluster(
 
 
 # auto: one Ward tree, cut and refined
+
+
+def _distinct(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with a vector of their own, in order (m,); each row's index among them (n,); and how
+    many rows share each (m,). Thousands of copies of a text (a survey's "n/a", a bot's tweet)
+    are each other's nearest neighbours, so in the kNN graph they formed a group of their own,
+    cut off from their topic, and in the Ward tree a dense tangle that made it quadratic (10
+    texts 2,200 times each among 25,000: 82 s against 6)."""
+    _, first, inverse, counts = np.unique(
+        vectors, axis=0, return_index=True, return_inverse=True, return_counts=True
+    )
+    order = np.argsort(first)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[order] = np.arange(len(first))
+    return first[order], rank[inverse.ravel()], counts[order]
 
 
 def _space(vectors: np.ndarray) -> np.ndarray:
@@ -216,15 +241,20 @@ def _refine(space: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = 
 
 
 def _auto(
-    vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]
+    vectors: np.ndarray,
+    params: ClusterParams,
+    neighbors: Neighbors | None,
+    notes: list[str],
+    copies: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(fine, broad) labels (n,) from one Ward tree: each level the cut of best modularity at
     its resolution (or the k asked for), refined; each fine cluster inside one broad topic."""
     n = len(vectors)
+    copies = np.ones(n, dtype=np.int64) if copies is None else copies
     space = _space(vectors)
     graph = neighbors if neighbors is not None else knn_graph(vectors, PROPAGATE_NEIGHBORS)
-    links = _links(graph)
-    fine_links = _links(graph, min(FINE_LINKS, max(5, n // 50)))
+    links = _links(graph, copies=copies)
+    fine_links = _links(graph, min(FINE_LINKS, max(5, n // 50)), copies)
     limit = max(2, min(params.k_max, max(n // FINE_TEXTS_PER_CLUSTER, min(n // 5, 100)), n - 1))
     floor = min(FINE_MIN, max(2, n // 5))
     if params.k is not None:
@@ -238,12 +268,13 @@ def _auto(
     k = _best_cut(cuts, fine_ks, fine_links, FINE_RESOLUTION)
     overview = broad_ks if params.broad_k is not None else [b for b in broad_ks if b <= max(2, k // 2)]
     k_broad = _best_cut(cuts, overview or broad_ks[:1], links, BROAD_RESOLUTION)
-    broad = _refine(space, cuts[k_broad])
+    broad = _refine(space, cuts[k_broad], copies)
     if params.k is not None:  # the fine k asked for, exactly; each cluster joins its main topic
-        fine = _refine(space, cuts[k])
+        fine = _refine(space, cuts[k], copies)
         broad = _nest(fine, broad)
     else:
-        fine = _within_topics(space, cuts[k], broad, min(max(PIECE_MIN, n // 1000), max(2, n // 50)))
+        piece_min = min(max(PIECE_MIN, n // 1000), max(2, n // 50))
+        fine = _within_topics(space, cuts[k], broad, piece_min, copies)
     if params.k is None:
         notes.append(
             f"{_count(fine)} fine clusters: the best cut by modularity at resolution {FINE_RESOLUTION:g} "
@@ -257,7 +288,9 @@ def _auto(
     return fine, broad
 
 
-def _within_topics(space: np.ndarray, cut: np.ndarray, broad: np.ndarray, piece_min: int) -> np.ndarray:
+def _within_topics(
+    space: np.ndarray, cut: np.ndarray, broad: np.ndarray, piece_min: int, copies: np.ndarray
+) -> np.ndarray:
     """Fine clusters inside each broad topic: the pieces of the fine cut that fall in the topic
     (at least piece_min texts) refined by KMeans on the topic's texts alone, so the topics keep
     their own borders and every fine cluster lies in one. (n,)"""
@@ -267,14 +300,15 @@ def _within_topics(space: np.ndarray, cut: np.ndarray, broad: np.ndarray, piece_
     first = 0
     for topic in range(int(broad.max()) + 1):
         rows = np.nonzero(broad == topic)[0]
-        pieces, counts = np.unique(cut[rows], return_counts=True)
-        seeds = pieces[counts >= piece_min]
+        counts = np.bincount(cut[rows], weights=copies[rows])
+        seeds = np.nonzero(counts >= piece_min)[0]
         if len(seeds) <= 1:
             fine[rows] = first
             first += 1
             continue
         centres = np.vstack([space[rows[cut[rows] == p]].mean(axis=0) for p in seeds])
-        fine[rows] = first + KMeans(len(seeds), init=centres, n_init=1, max_iter=100).fit_predict(space[rows])
+        kmeans = KMeans(len(seeds), init=centres, n_init=1, max_iter=100)
+        fine[rows] = first + kmeans.fit_predict(space[rows], sample_weight=copies[rows])
         first += len(seeds)
     return fine
 
@@ -287,14 +321,19 @@ def _best_cut(cuts: dict[int, np.ndarray], ks: list[int], links, resolution: flo
 
 
 def _auto_sampled(
-    vectors: np.ndarray, params: ClusterParams, neighbors: Neighbors | None, notes: list[str]
+    vectors: np.ndarray,
+    params: ClusterParams,
+    neighbors: Neighbors | None,
+    notes: list[str],
+    copies: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """auto on a sample (sample_rows), then the rest by their neighbours' clusters; each text's
     broad topic is its fine cluster's."""
     n = len(vectors)
     sample = sample_rows(np.arange(n), AUTO_SAMPLE)
     part = vectors[sample]
-    fine_part, broad_part = _auto(part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes)
+    weights = None if copies is None else copies[sample]
+    fine_part, broad_part = _auto(part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes, weights)
     labels = np.full(n, -1, dtype=np.int64)
     labels[sample] = fine_part
     notes.append(
@@ -311,31 +350,35 @@ def _auto_sampled(
 # modularity: how much more a partition keeps the kNN links inside its clusters than chance
 
 
-def _links(neighbors: Neighbors, width: int = PROPAGATE_NEIGHBORS):
-    """The kNN graph's first `width` columns as symmetric links: (rows, cols) of every link in
-    both directions (a mutual pair counts twice)."""
+def _links(neighbors: Neighbors, width: int = PROPAGATE_NEIGHBORS, copies: np.ndarray | None = None):
+    """The kNN graph's first `width` columns as symmetric links: (rows, cols, weights) of every
+    link in both directions (a mutual pair counts twice). A link weighs as many as the rows that
+    share the text it comes from (`copies`, (n,)), 1 each by default (weights None)."""
     n = len(neighbors.indices)
     width = min(neighbors.k, width)
     rows = np.repeat(np.arange(n), width)
     cols = neighbors.indices[:, :width].ravel()
     keep = cols >= 0
     rows, cols = rows[keep], cols[keep]
-    return np.concatenate([rows, cols]), np.concatenate([cols, rows])
+    weights = None if copies is None else np.tile(copies[rows], 2).astype(np.float64)
+    return np.concatenate([rows, cols]), np.concatenate([cols, rows]), weights
 
 
 def modularity(links, labels: np.ndarray, resolution: float = 1.0) -> float:
     """Newman's modularity with a resolution (Reichardt and Bornholdt): the share of links
     inside clusters less resolution x the share chance would put there. Rows labelled -1 and
     their links are left out."""
-    rows, cols = links
+    rows, cols, weights = links
     keep = (labels[rows] >= 0) & (labels[cols] >= 0)
     a, b = labels[rows[keep]], labels[cols[keep]]
-    total = len(a)
+    w = np.ones(len(a)) if weights is None else weights[keep]
+    total = w.sum()
     if total == 0:
         return 0.0
     k = int(labels.max()) + 1
-    inside = np.bincount(a[a == b], minlength=k) / total
-    degree = np.bincount(a, minlength=k) / total
+    same = a == b
+    inside = np.bincount(a[same], weights=w[same], minlength=k) / total
+    degree = np.bincount(a, weights=w, minlength=k) / total
     return float(inside.sum() - resolution * (degree**2).sum())
 
 

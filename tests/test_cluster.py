@@ -237,6 +237,34 @@ def test_auto_on_a_large_set_clusters_a_sample_and_every_row_joins_one(monkeypat
     assert (other_seed.labels == result.labels).all() and (other_seed.broad == result.broad).all()
 
 
+def test_repeated_texts_enter_the_tree_once_and_every_copy_is_clustered(monkeypatch):
+    """Thousands of copies of a few texts (a survey's "n/a", a bot's tweet) made the Ward tree
+    quadratic; each distinct text is now one point of it, and every copy takes its label."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    cluster_module = importlib.import_module("embedviz.cluster")
+    vectors, themes, topics = hierarchy()
+    repeated = np.repeat(np.arange(0, len(vectors), 40), 200)  # 12 texts, 200 copies each
+    rows = np.concatenate([np.arange(len(vectors)), repeated])
+    fitted_rows = []
+    real_fit = AgglomerativeClustering.fit
+
+    def fit(self, x, y=None):
+        fitted_rows.append(len(x))
+        return real_fit(self, x, y)
+
+    monkeypatch.setattr(AgglomerativeClustering, "fit", fit)
+    result = cluster_module.cluster(vectors[rows], neighbors=knn_graph(vectors[rows], 30))
+    assert fitted_rows == [len(vectors)], "the tree holds each distinct text once"
+    assert len(result.labels) == len(rows)
+    copies = result.labels[len(vectors) :].reshape(12, 200)
+    assert (copies == result.labels[repeated[::200]][:, None]).all(), "every copy in its text's cluster"
+    assert adjusted_rand_score(themes[rows], result.broad) > 0.9
+    assert_nested(result)
+    same = cluster_module.cluster(np.repeat(vectors[:1], 12, axis=0))
+    assert (same.k, same.broad_k) == (1, 1)
+
+
 def test_sample_rows_are_seedless_spread_and_nested():
     from embedviz.cluster import sample_rows
 
