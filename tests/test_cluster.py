@@ -265,6 +265,19 @@ def test_repeated_texts_enter_the_tree_once_and_every_copy_is_clustered(monkeypa
     assert (same.k, same.broad_k) == (1, 1)
 
 
+def test_distinct_rows_are_exact_even_when_their_keys_collide(monkeypatch):
+    cluster_module = importlib.import_module("embedviz.cluster")
+    vectors = np.random.default_rng(3).normal(size=(6, 16))
+    vectors[3] = vectors[0]  # a repeat
+    expected = ([0, 1, 2, 4, 5], [0, 1, 2, 0, 3, 4], [2, 1, 1, 1, 1])
+    first, inverse, copies = cluster_module._distinct(vectors)
+    assert (first.tolist(), inverse.tolist(), copies.tolist()) == expected
+    # keys that tell no row apart: the exact check finds it and compares whole rows
+    monkeypatch.setattr(cluster_module, "_row_keys", lambda v: np.zeros((len(v), 2)))
+    first, inverse, copies = cluster_module._distinct(vectors)
+    assert (first.tolist(), inverse.tolist(), copies.tolist()) == expected
+
+
 def test_sample_rows_are_seedless_spread_and_nested():
     from embedviz.cluster import sample_rows
 
