@@ -5,7 +5,8 @@ tight groups, a news corpus four broad topics. Every fine cluster lies inside ex
 topic. Labels are integers numbered largest first; -1 is noise (hdbscan only).
 
 `auto` has no random step, so every seed gives the same clusters (beyond AUTO_SAMPLE texts it
-works on a sample that is the same for every seed, see sample_rows): one Ward tree over a PCA of the vectors (kNN connectivity), cut at candidate k, each level's cut
+works on a sample that is the same for every seed, see sample_rows): one Ward tree over a PCA
+of the vectors (kNN connectivity), cut at candidate k, each level's cut
 refined by KMeans started from the cut's centres (fine clusters inside each broad topic's
 texts, so every fine cluster lies in one topic). Each level's k is the cut of best modularity
 on the texts' kNN graph: the share of neighbour links that stay inside a cluster, less what
@@ -61,8 +62,9 @@ SPACE_DIMENSIONS = 50
 """auto partitions a PCA of the vectors: the same groups as the full space, several times faster."""
 CONNECTIVITY_NEIGHBORS = 10
 AUTO_SAMPLE = 25_000
-"""auto above this many texts: clusters are found on a sample of this size (sample_rows: the same for every seed), then every
-other text joins the cluster most of its graph neighbours are in. Broad topics of the other
+"""auto above this many distinct texts: clusters are found on a sample of this size (sample_rows:
+the same for every seed), then every other text joins the cluster most of its graph neighbours
+are in. Broad topics of the other
 methods are scored on an even sample of this size."""
 DISTINCT_CHUNK = 100_000
 """Rows compared at a time when repeated texts are found (bounds a float64 copy to 300 MB)."""
@@ -140,8 +142,10 @@ def cluster(
                 "once, counted as often as it occurs."
             )
             vectors, neighbors = vectors[distinct], None
-        run = _auto_sampled if len(distinct) > AUTO_SAMPLE else _auto
-        labels, broad = run(vectors, params, neighbors, notes, copies)
+        if len(distinct) > AUTO_SAMPLE:
+            labels, broad = _auto_sampled(vectors, params, neighbors, notes, copies, distinct)
+        else:
+            labels, broad = _auto(vectors, params, neighbors, notes, copies)
         return Clustering(_by_size(labels[inverse]), _by_size(broad[inverse]), tuple(notes))
     if params.method == "hdbscan":
         labels = _hdbscan(vectors, params)
@@ -341,15 +345,15 @@ def _auto_sampled(
     params: ClusterParams,
     neighbors: Neighbors | None,
     notes: list[str],
-    copies: np.ndarray | None = None,
+    copies: np.ndarray,
+    rows: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """auto on a sample (sample_rows), then the rest by their neighbours' clusters; each text's
-    broad topic is its fine cluster's."""
+    """auto on a sample (sample_rows of the corpus row numbers `rows`, ascending, (n,)), then the
+    rest by their neighbours' clusters; each text's broad topic is its fine cluster's."""
     n = len(vectors)
-    sample = sample_rows(np.arange(n), AUTO_SAMPLE)
+    sample = np.searchsorted(rows, sample_rows(rows, AUTO_SAMPLE))
     part = vectors[sample]
-    weights = None if copies is None else copies[sample]
-    fine_part, broad_part = _auto(part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes, weights)
+    fine_part, broad_part = _auto(part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes, copies[sample])
     labels = np.full(n, -1, dtype=np.int64)
     labels[sample] = fine_part
     notes.append(

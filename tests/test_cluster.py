@@ -235,6 +235,11 @@ def test_auto_on_a_large_set_clusters_a_sample_and_every_row_joins_one(monkeypat
     assert (wider.labels == result.labels).all(), "a wider graph gives the same clusters"
     other_seed = cluster(vectors, ClusterParams(seed=7), neighbors=knn_graph(vectors, 30))
     assert (other_seed.labels == result.labels).all() and (other_seed.broad == result.broad).all()
+    repeats = np.concatenate([np.arange(len(vectors)), np.repeat(np.arange(50), 20)])  # 1,000 copies
+    again = cluster(vectors[repeats], ClusterParams())
+    copies = again.labels[len(vectors) :].reshape(50, 20)
+    assert (copies == again.labels[:50][:, None]).all(), "every copy in its text's cluster"
+    assert adjusted_rand_score(frame["label"].to_numpy()[repeats], again.broad) > 0.9
 
 
 def test_repeated_texts_enter_the_tree_once_and_every_copy_is_clustered(monkeypatch):
