@@ -128,14 +128,12 @@ def cluster(
     at least 15 wide) spares a neighbour search."""
     n = len(vectors)
     if n < 3:
-        zeros = np.zeros(n, dtype=np.int64)
-        return Clustering(zeros, zeros.copy(), (f"{n} text(s): one cluster.",))
+        return _one_cluster(n, f"{n} text(s): one cluster.")
     notes: list[str] = []
     if params.method == "auto":
         distinct, inverse, copies = _distinct(vectors)
         if len(distinct) < 3:
-            zeros = np.zeros(n, dtype=np.int64)
-            return Clustering(zeros, zeros.copy(), (f"{len(distinct)} distinct text(s): one cluster.",))
+            return _one_cluster(n, f"{len(distinct)} distinct text(s): one cluster.")
         if len(distinct) < n:  # the graph given links copies to each other: a new one is needed
             notes.append(
                 f"{n - len(distinct):,} rows repeat another's text: each distinct text is clustered "
@@ -164,6 +162,11 @@ def cluster(
     labels = _by_size(labels)
     broad = _by_size(broad_topics(vectors, labels, params, notes, neighbors=neighbors))
     return Clustering(labels, broad, tuple(notes))
+
+
+def _one_cluster(n: int, note: str) -> Clustering:
+    zeros = np.zeros(n, dtype=np.int64)
+    return Clustering(zeros, zeros.copy(), (note,))
 
 
 # auto: one Ward tree, cut and refined
@@ -265,12 +268,12 @@ def _auto(
     params: ClusterParams,
     neighbors: Neighbors | None,
     notes: list[str],
-    copies: np.ndarray | None = None,
+    copies: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(fine, broad) labels (n,) from one Ward tree: each level the cut of best modularity at
-    its resolution (or the k asked for), refined; each fine cluster inside one broad topic."""
+    its resolution (or the k asked for), refined; each fine cluster inside one broad topic.
+    `copies` (n,): how many corpus rows hold each text."""
     n = len(vectors)
-    copies = np.ones(n, dtype=np.int64) if copies is None else copies
     space = _space(vectors)
     graph = neighbors if neighbors is not None else knn_graph(vectors, PROPAGATE_NEIGHBORS)
     links = _links(graph, copies=copies)
