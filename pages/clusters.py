@@ -14,6 +14,7 @@ from embedviz.ui import compute, layout, state
 LEVEL_NAMES = {"broad": "Broad topics", "fine": "Fine clusters"}
 TABLE_ROWS = 1000
 
+layout.within_app()
 st.title("Clusters")
 
 

@@ -5,10 +5,11 @@ import streamlit as st
 
 from embedviz import analysis, drawing
 from embedviz.backends.local import DEFAULT_MODEL
-from embedviz.ui import compute, state
+from embedviz.ui import compute, layout, state
 from embedviz.ui.state import BackendChoice
 
 K = 10
+layout.within_app()
 st.title("Compare backends")
 
 with compute.shown_errors():

@@ -10,9 +10,10 @@ from embedviz.backends.openai import DEFAULT_MODEL as OPENAI_DEFAULT
 from embedviz.backends.openai import MODELS as OPENAI_MODELS
 from embedviz.corpus import FORMATS
 from embedviz.samples import SAMPLES
-from embedviz.ui import compute, state
+from embedviz.ui import compute, layout, state
 from embedviz.ui.state import BackendChoice, DataSource
 
+layout.within_app()
 st.title("Data")
 
 source = state.source()

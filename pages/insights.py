@@ -12,6 +12,7 @@ from embedviz.ui import compute, layout, state
 TABLE_ROWS = 1000
 NEXT_TO_TAG = 20
 FROM_TAGS = "(tags)"
+layout.within_app()
 st.title("Insights")
 
 

@@ -33,6 +33,7 @@ REDUCER_NAMES = {
 NAME_CHOICES = {"both": "Broad and fine", "broad": "Broad topics", "fine": "Fine clusters", "off": "Hidden"}
 TABLE_ROWS = 1000
 
+layout.within_app()
 st.title("Map")
 
 

@@ -7,6 +7,7 @@ from embedviz import drawing, figures, pipeline
 from embedviz.analysis import place_query
 from embedviz.ui import compute, layout, state
 
+layout.within_app()
 st.title("Search")
 
 

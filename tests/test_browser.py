@@ -113,6 +113,22 @@ def test_sample_map_renders_lasso_selects_and_search_finds(browser, tmp_path):
         shot(page, "upload")
 
 
+def test_a_page_opened_by_its_address_on_a_new_server_is_inside_the_app(browser, tmp_path):
+    """A bookmark or shared link as the server's first request: the page runs inside app.py
+    (its navigation names and sidebar), not Streamlit's pages-folder mode (file names, no
+    sidebar), and stays on the page asked for."""
+    with streamlit_server(tmp_path / "cache", tmp_path / "streamlit.log") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/search")
+        page.get_by_role("heading", name="Search").wait_for(timeout=120_000)
+        nav = page.locator("[data-testid='stSidebarNav']")
+        nav.get_by_text("Insights", exact=True).wait_for(timeout=60_000)  # app.py's page names
+        assert not nav.get_by_text("clusters", exact=True).count()  # a file name
+        page.get_by_text("90 words in 18 groups").wait_for(timeout=60_000)  # app.py's sidebar
+        assert page.url.rstrip("/").endswith("/search")
+        assert not page.locator("[data-testid='stException']").count()
+
+
 def test_html_and_script_in_texts_are_shown_never_run(browser, tmp_path):
     """An upload full of tags: no script runs (no dialog opens) and the tags read as text."""
     upload = tmp_path / "tags.csv"

@@ -7,6 +7,19 @@ import streamlit as st
 from embedviz.ui import state
 
 
+def within_app() -> None:
+    """The first line of every page. On a server that has not run app.py yet, a page opened by
+    its address (a bookmark, a shared link) is run by Streamlit's old pages-folder mode, because
+    our pages live in pages/: without app.py's wide layout, sidebar and page names, and it stays
+    so until someone opens the root. Leave that mode (what st.navigation itself does) and run
+    again, through app.py; the address keeps the page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def sidebar() -> None:
     source, choice = state.source(), state.backend()
     with st.sidebar:
