@@ -1,9 +1,9 @@
-"""Labelled corpora from outside ../shared, built from Debian's package descriptions, for
-checking the clusters on data the method was not chosen on (`bench/clusters.py PATH`).
+"""Labelled corpora from outside ../shared, built from Debian's archive, for checking the
+clusters on data the method was not chosen on (`bench/clusters.py PATH`).
 
     apt-get update -o Acquire::Languages=en      # once, as root: the long descriptions
     python bench/outside_corpora.py [--out DIR]   # default ~/.cache/embedviz-bench/corpora
-    python bench/clusters.py DIR/debian_sections DIR/debian_works_with
+    python bench/clusters.py DIR/debian_sections DIR/debian_works_with DIR/wordnet_nouns
 
 Every package's text is its short and long English description. Two label sets, both of many
 broad topics of uneven size, the kind of corpus on which automatic clusters used to collapse:
@@ -14,7 +14,13 @@ broad topics of uneven size, the kind of corpus on which automatic clusters used
   with exactly one such tag, 18 values with at least 40 packages, at most 250 each.
 
 Libraries, language bindings and -dev/-doc/-dbg/-data/-common packages are left out: their
-section names a language or a role, not a subject. Nothing is written inside the repository.
+section names a language or a role, not a subject.
+
+A third, an encyclopedia-like set: wordnet_nouns, WordNet 3.0's noun entries (package
+wordnet-base, fetched with `apt-get download`), each text its words and gloss ("dog, domestic
+dog, Canis familiaris: a member of the genus Canis ..."), labelled by WordNet's lexicographer
+file (noun.animal, noun.food, noun.artifact, noun.feeling, ...): the 23 files of at least 400
+entries, 200 entries each. Nothing is written inside the repository.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -96,9 +103,38 @@ def packages() -> pd.DataFrame:
     return frame[~frame["package"].str.contains(NOT_A_SUBJECT)]
 
 
+# WordNet's lexicographer files for nouns, by number (lexnames(5WN)); 03 noun.Tops is not a subject.
+NOUN_FILES = (
+    "act animal artifact attribute body cognition communication event feeling food group location "
+    "motive object person phenomenon plant possession process quantity relation shape state "
+    "substance time"
+).split()
+
+
+def wordnet_nouns() -> pd.DataFrame:
+    """text ("words: gloss") and lexname for every WordNet noun entry, from Debian's wordnet-base."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["apt-get", "download", "wordnet-base"], cwd=tmp, check=True, capture_output=True)
+        deb = next(Path(tmp).glob("wordnet-base_*.deb"))
+        subprocess.run(["dpkg", "-x", str(deb), tmp], check=True)
+        lines = (Path(tmp) / "usr/share/wordnet/data.noun").read_text(encoding="latin-1").splitlines()
+    rows = []
+    for line in lines:
+        if line.startswith(" "):
+            continue  # the licence at the head of the file
+        head, _, gloss = line.partition(" | ")
+        fields = head.split()
+        number, count = int(fields[1]), int(fields[3], 16)
+        if number < 4:
+            continue
+        words = [w.replace("_", " ") for w in fields[4 : 4 + 2 * count : 2]]
+        rows.append((f"{', '.join(words)}: {gloss.strip()}", f"noun.{NOUN_FILES[number - 4]}"))
+    return pd.DataFrame(rows, columns=["text", "lexname"])
+
+
 def _balanced(frame: pd.DataFrame, column: str, cap: int, seed: int) -> pd.DataFrame:
     groups = [g.sample(min(len(g), cap), random_state=seed) for _, g in frame.groupby(column)]
-    return pd.concat(groups).rename(columns={column: "label"})[["text", "label", "package"]]
+    return pd.concat(groups).rename(columns={column: "label"})
 
 
 def main() -> None:
@@ -110,7 +146,15 @@ def main() -> None:
     works = frame.dropna(subset=["works_with"])
     counts = works["works_with"].value_counts()
     works = _balanced(works[works["works_with"].isin(counts[counts >= 40].index)], "works_with", 250, seed=2)
-    for name, corpus in (("debian_sections", sections), ("debian_works_with", works)):
+    nouns = wordnet_nouns()
+    counts = nouns["lexname"].value_counts()
+    nouns = _balanced(nouns[nouns["lexname"].isin(counts[counts >= 400].index)], "lexname", 200, seed=0)
+    corpora = {
+        "debian_sections": sections[["text", "label", "package"]],
+        "debian_works_with": works[["text", "label", "package"]],
+        "wordnet_nouns": nouns,
+    }
+    for name, corpus in corpora.items():
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         corpus.to_csv(folder / "data.csv.gz", index=False)
