@@ -104,11 +104,33 @@ def packages() -> pd.DataFrame:
 
 
 # WordNet's lexicographer files for nouns, by number (lexnames(5WN)); 03 noun.Tops is not a subject.
-NOUN_FILES = (
-    "act animal artifact attribute body cognition communication event feeling food group location "
-    "motive object person phenomenon plant possession process quantity relation shape state "
-    "substance time"
-).split()
+NOUN_FILES = [
+    "act",
+    "animal",
+    "artifact",
+    "attribute",
+    "body",
+    "cognition",
+    "communication",
+    "event",
+    "feeling",
+    "food",
+    "group",
+    "location",
+    "motive",
+    "object",
+    "person",
+    "phenomenon",
+    "plant",
+    "possession",
+    "process",
+    "quantity",
+    "relation",
+    "shape",
+    "state",
+    "substance",
+    "time",
+]
 
 
 def wordnet_nouns() -> pd.DataFrame:
