@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from embedviz.errors import InputError
-from embedviz.neighbors import Neighbors, knn_graph
+from embedviz.neighbors import Neighbors, knn_graph, top_k
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +134,14 @@ def cluster(
         distinct, inverse, copies = _distinct(vectors)
         if len(distinct) < 3:
             return _one_cluster(n, f"{len(distinct)} distinct text(s): one cluster.")
-        if len(distinct) < n:  # the graph given links copies to each other: a new one is needed
+        if len(distinct) < n:
             notes.append(
                 f"{n - len(distinct):,} rows repeat another's text: each distinct text is clustered "
                 "once, counted as often as it occurs."
             )
-            vectors, neighbors = vectors[distinct], None
+            if neighbors is not None:
+                neighbors = _distinct_graph(vectors[distinct], neighbors, distinct, inverse)
+            vectors = vectors[distinct]
         if len(distinct) > AUTO_SAMPLE:
             labels, broad = _auto_sampled(vectors, params, neighbors, notes, copies, distinct)
         else:
@@ -192,6 +194,35 @@ def _distinct(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rank[order] = np.arange(len(first))
     inverse = rank[inverse]
     return first[order], inverse, np.bincount(inverse, minlength=len(first))
+
+
+def _distinct_graph(
+    vectors: np.ndarray, neighbors: Neighbors, distinct: np.ndarray, inverse: np.ndarray
+) -> Neighbors:
+    """The kNN graph of every row narrowed to the distinct texts (`vectors`, (m, d), the rows
+    `distinct` of it; `inverse` as _distinct gives): each text's neighbours as its row has them,
+    numbered among the distinct texts, less the text itself and its copies, first
+    PROPAGATE_NEIGHBORS of them. Only a text whose list held too many copies (its own or a
+    neighbour's) is searched again, so no second graph of the whole corpus is built. (m, 15)"""
+    m = len(distinct)
+    width = min(PROPAGATE_NEIGHBORS, m - 1)
+    found = neighbors.indices[distinct]
+    ids = inverse[np.maximum(found, 0)]
+    drop = (found < 0) | (ids == np.arange(m)[:, None])
+    for j in range(1, ids.shape[1]):  # a text met again further down the list
+        drop[:, j] |= (ids[:, :j] == ids[:, j : j + 1]).any(axis=1)
+    order = np.argsort(drop, axis=1, kind="stable")[:, :width]  # kept entries first, in order
+    indices = np.take_along_axis(ids, order, axis=1)
+    scores = np.take_along_axis(neighbors.scores[distinct], order, axis=1)
+    short = np.nonzero((~drop).sum(axis=1) < width)[0]
+    if len(short):
+        again = top_k(vectors, vectors[short], width + 1)
+        itself = again.indices == short[:, None]
+        itself[~itself.any(axis=1), -1] = True  # a tie pushed the text out: drop the last
+        keep = ~itself
+        indices[short] = again.indices[keep].reshape(len(short), width)
+        scores[short] = again.scores[keep].reshape(len(short), width)
+    return Neighbors(indices, scores, neighbors.exact)
 
 
 def _row_keys(vectors: np.ndarray) -> np.ndarray:

@@ -283,6 +283,36 @@ def test_distinct_rows_are_exact_even_when_their_keys_collide(monkeypatch):
     assert (first.tolist(), inverse.tolist(), copies.tolist()) == expected
 
 
+def test_a_graph_of_every_row_narrows_to_the_distinct_texts_without_a_second_search(monkeypatch):
+    """cluster() given the kNN graph of rows that repeat texts uses that graph, narrowed to the
+    distinct texts, and gets what a graph of the distinct texts alone gives; only texts whose
+    list the copies filled are searched again."""
+    cluster_module = importlib.import_module("embedviz.cluster")
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(400, 16))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = np.concatenate([np.arange(400), np.repeat(7, 40), np.repeat(np.arange(100, 130), 3)])
+    graph = knn_graph(vectors[rows], 30)
+    distinct, inverse, _ = cluster_module._distinct(vectors[rows])
+    searched = []
+    real_top_k = cluster_module.top_k
+
+    def top_k(base, queries, k):
+        searched.append(len(queries))
+        return real_top_k(base, queries, k)
+
+    monkeypatch.setattr(cluster_module, "top_k", top_k)
+    narrowed = cluster_module._distinct_graph(vectors[rows][distinct], graph, distinct, inverse)
+    alone = knn_graph(vectors, 15)
+    assert (narrowed.indices == alone.indices).all()
+    assert np.allclose(narrowed.scores, alone.scores, atol=1e-6)
+    assert len(searched) == 1 and 1 <= searched[0] < 40, "only texts the copies crowded out"
+    given = cluster_module.cluster(vectors[rows], neighbors=graph)
+    monkeypatch.setattr(cluster_module, "top_k", real_top_k)
+    fresh = cluster_module.cluster(vectors[rows])
+    assert (given.labels == fresh.labels).all() and (given.broad == fresh.broad).all()
+
+
 def test_sample_rows_are_seedless_spread_and_nested():
     from embedviz.cluster import sample_rows
 

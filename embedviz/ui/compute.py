@@ -288,7 +288,12 @@ def graph(emb: Embeddings) -> Neighbors:
             f"Finding the nearest neighbours of {len(emb):,} texts",
             graph_seconds(len(emb), EXACT_GRAPH_MAX),
         )
-    return shared(key, lambda: pipeline.neighbor_graph(emb, store()))
+
+    def compute() -> Neighbors:
+        with st.spinner(f"Finding the nearest neighbours of {len(emb):,} texts, once…"):
+            return pipeline.neighbor_graph(emb, store())
+
+    return shared(key, compute)
 
 
 def projection(emb: Embeddings, params: ReduceParams | None = None) -> Projection:
