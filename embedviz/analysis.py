@@ -148,6 +148,21 @@ def map_trust(graph: Neighbors, coords: np.ndarray, k: int = TRUST_NEIGHBORS) ->
     return (_shared(graph.indices[:, :k], on_map) / k).astype(np.float32)
 
 
+def cluster_cohesion(labels: np.ndarray, graph: Neighbors, k: int = TRUST_NEIGHBORS) -> dict[int, float]:
+    """cluster -> the share of its texts' k nearest neighbours in the embedding space (the first
+    k columns of `graph`) that are in the same cluster, averaged over its texts: 1 for a group
+    apart, about its share of the texts when it is no more than chance. Noise (-1) is left out."""
+    labels = np.asarray(labels)
+    found = graph.indices[:, :k]
+    valid = found >= 0
+    same = (labels[np.maximum(found, 0)] == labels[:, None]) & valid
+    share = same.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    keep = labels >= 0
+    sums = np.bincount(labels[keep], weights=share[keep])
+    counts = np.bincount(labels[keep])
+    return {int(c): float(sums[c] / counts[c]) for c in np.nonzero(counts)[0]}
+
+
 def _without_self(found: np.ndarray) -> np.ndarray:
     """(n, k+1) map neighbours -> (n, k): row i removed from its own list (or the last entry
     where duplicates of row i pushed it out)."""

@@ -43,13 +43,14 @@ def settings(params: ClusterParams) -> ClusterParams:
 
 
 def summary_table(
-    summaries, texts, names: dict[int, str] | None, parents: dict[int, int] | None
+    summaries, texts, names: dict[int, str] | None, parents: dict[int, int] | None, cohesion: dict | None
 ) -> pd.DataFrame:
     table = pd.DataFrame(
         {
             "cluster": s.cluster,
             "name": (names or {}).get(s.cluster) or s.label,
             "size": s.size,
+            **({} if cohesion is None else {"cohesion": round(cohesion.get(s.cluster, float("nan")), 2)}),
             "keywords": ", ".join(s.keywords),
             "representative texts": " | ".join(figures.shorten(texts[r], 80) for r in s.representatives),
         }
@@ -182,16 +183,27 @@ with compute.shown_errors():
     if cur is not None:
         edit_clusters(cur, clusters, fine_names, broad_names, ticked)
 
+    cohesion = {"broad": None, "fine": None}
+    if cur is not None:  # vectors in memory: how far each cluster stands apart
+        graph = compute.graph(cur.embeddings)
+        cohesion = {level: analysis.cluster_cohesion(clusters.level(level)[0], graph) for level in cohesion}
+        st.caption(
+            f"Cohesion: the share of a member's {analysis.TRUST_NEIGHBORS} nearest neighbours (in the "
+            "embedding space) that are in its cluster, averaged over the members. 1: a group apart; "
+            "about the cluster's share of the texts: no more than chance."
+        )
     tabs = st.tabs([LEVEL_NAMES["broad"], LEVEL_NAMES["fine"]])
     with tabs[0]:
         st.dataframe(
-            summary_table(clusters.broad_summaries, texts, broad_names, None),
+            summary_table(clusters.broad_summaries, texts, broad_names, None, cohesion["broad"]),
             width="stretch",
             hide_index=True,
         )
     with tabs[1]:
         st.dataframe(
-            summary_table(clusters.summaries, texts, fine_names, clusters.clustering.parents()),
+            summary_table(
+                clusters.summaries, texts, fine_names, clusters.clustering.parents(), cohesion["fine"]
+            ),
             width="stretch",
             hide_index=True,
         )

@@ -23,6 +23,18 @@ def test_neighbor_overlap_is_one_for_the_same_space_and_low_for_noise(planted):
     assert analysis.neighbor_overlap(graph, knn_graph(noise, 10)).mean() < 0.3
 
 
+def test_cluster_cohesion_is_high_for_planted_topics_and_chance_for_a_random_split(planted):
+    frame, vectors = planted
+    graph = knn_graph(vectors, 10)
+    topics = pd.factorize(frame["label"])[0]
+    cohesion = analysis.cluster_cohesion(topics, graph)
+    assert sorted(cohesion) == sorted(set(topics.tolist())) and min(cohesion.values()) > 0.8
+    random_split = np.random.default_rng(0).integers(0, 2, len(topics))
+    assert all(abs(v - 0.5) < 0.15 for v in analysis.cluster_cohesion(random_split, graph).values())
+    with_noise = np.where(np.arange(len(topics)) % 2 == 0, topics, -1)
+    assert -1 not in analysis.cluster_cohesion(with_noise, graph)
+
+
 def test_align_undoes_rotation_scale_and_shift():
     rng = np.random.default_rng(0)
     reference = rng.normal(size=(50, 2))

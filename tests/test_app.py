@@ -168,6 +168,8 @@ def test_clusters_show_both_levels_the_tree_members_and_agreement():
     assert fine["size"].sum() == 100 and len(fine) == int(metrics(at)["Fine clusters"])
     assert set(fine["broad topic"]) == set(broad["cluster"])
     assert len(members) == broad["size"].iloc[0], "the largest topic's members are listed first"
+    assert broad["cohesion"].between(0.8, 1).all(), "planted topics stand apart"
+    assert fine["cohesion"].between(0, 1).all()
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     tree = spec["data"][0]
     assert tree["type"] == "treemap"
