@@ -184,8 +184,8 @@ with compute.shown_errors():
         edit_clusters(cur, clusters, fine_names, broad_names, ticked)
 
     cohesion = {"broad": None, "fine": None}
-    if cur is not None:  # vectors in memory: how far each cluster stands apart
-        graph = compute.graph(cur.embeddings)
+    graph = compute.graph_if_made(cur.embeddings) if cur is not None else None
+    if graph is not None:  # how far each cluster stands apart
         cohesion = {level: analysis.cluster_cohesion(clusters.level(level)[0], graph) for level in cohesion}
         st.caption(
             f"Cohesion: the share of a member's {analysis.TRUST_NEIGHBORS} nearest neighbours (in the "

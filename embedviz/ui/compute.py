@@ -296,6 +296,13 @@ def graph(emb: Embeddings) -> Neighbors:
     return shared(key, compute)
 
 
+def graph_if_made(emb: Embeddings) -> Neighbors | None:
+    """The kNN graph when it is already made (this server or the store), else None: for what is
+    shown beside a page, never worth asking the user to wait for."""
+    made = memo().peek(("graph", emb.fingerprint)) is not None
+    return graph(emb) if made or store().has_artifact(pipeline.graph_key(emb)) else None
+
+
 def projection(emb: Embeddings, params: ReduceParams | None = None) -> Projection:
     params = params or state.reduce_params()
     key = ("projection", emb.fingerprint, params)
