@@ -139,9 +139,9 @@ def cluster(
                 f"{n - len(distinct):,} rows repeat another's text: each distinct text is clustered "
                 "once, counted as often as it occurs."
             )
-            if neighbors is not None:
-                neighbors = _distinct_graph(vectors[distinct], neighbors, distinct, inverse)
             vectors = vectors[distinct]
+            if neighbors is not None:
+                neighbors = _distinct_graph(vectors, neighbors, distinct, inverse)
         if len(distinct) > AUTO_SAMPLE:
             labels, broad = _auto_sampled(vectors, params, neighbors, notes, copies, distinct)
         else:
@@ -206,15 +206,23 @@ def _distinct_graph(
     neighbour's) is searched again, so no second graph of the whole corpus is built. (m, 15)"""
     m = len(distinct)
     width = min(PROPAGATE_NEIGHBORS, m - 1)
-    found = neighbors.indices[distinct]
-    ids = inverse[np.maximum(found, 0)]
-    drop = (found < 0) | (ids == np.arange(m)[:, None])
-    for j in range(1, ids.shape[1]):  # a text met again further down the list
-        drop[:, j] |= (ids[:, :j] == ids[:, j : j + 1]).any(axis=1)
-    order = np.argsort(drop, axis=1, kind="stable")[:, :width]  # kept entries first, in order
-    indices = np.take_along_axis(ids, order, axis=1)
-    scores = np.take_along_axis(neighbors.scores[distinct], order, axis=1)
-    short = np.nonzero((~drop).sum(axis=1) < width)[0]
+    if neighbors.k < width:  # narrower than the graph wanted: nothing to narrow
+        return knn_graph(vectors, width)
+    indices = np.empty((m, width), dtype=np.int64)
+    scores = np.empty((m, width), dtype=np.float32)
+    short = []
+    for first in range(0, m, DISTINCT_CHUNK):  # bounded temporaries at a million rows
+        part = np.arange(first, min(first + DISTINCT_CHUNK, m))
+        found = neighbors.indices[distinct[part]]
+        ids = inverse[np.maximum(found, 0)]
+        drop = (found < 0) | (ids == part[:, None])
+        for j in range(1, ids.shape[1]):  # a text met again further down the list
+            drop[:, j] |= (ids[:, :j] == ids[:, j : j + 1]).any(axis=1)
+        order = np.argsort(drop, axis=1, kind="stable")[:, :width]  # kept entries first, in order
+        indices[part] = np.take_along_axis(ids, order, axis=1)
+        scores[part] = np.take_along_axis(neighbors.scores[distinct[part]], order, axis=1)
+        short.append(part[(~drop).sum(axis=1) < width])
+    short = np.concatenate(short)
     if len(short):
         again = top_k(vectors, vectors[short], width + 1)
         itself = again.indices == short[:, None]

@@ -307,6 +307,10 @@ def test_a_graph_of_every_row_narrows_to_the_distinct_texts_without_a_second_sea
     assert (narrowed.indices == alone.indices).all()
     assert np.allclose(narrowed.scores, alone.scores, atol=1e-6)
     assert len(searched) == 1 and 1 <= searched[0] < 40, "only texts the copies crowded out"
+    narrow = cluster_module._distinct_graph(
+        vectors[rows][distinct], knn_graph(vectors[rows], 10), distinct, inverse
+    )
+    assert (narrow.indices == alone.indices).all(), "a graph narrower than 15 is built again"
     given = cluster_module.cluster(vectors[rows], neighbors=graph)
     monkeypatch.setattr(cluster_module, "top_k", real_top_k)
     fresh = cluster_module.cluster(vectors[rows])
