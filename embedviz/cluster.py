@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from embedviz.errors import InputError
-from embedviz.neighbors import Neighbors, knn_graph, top_k
+from embedviz.neighbors import Neighbors, drop_self, knn_graph, top_k
 
 log = logging.getLogger(__name__)
 
@@ -225,11 +225,7 @@ def _distinct_graph(
     short = np.concatenate(short)
     if len(short):
         again = top_k(vectors, vectors[short], width + 1)
-        itself = again.indices == short[:, None]
-        itself[~itself.any(axis=1), -1] = True  # a tie pushed the text out: drop the last
-        keep = ~itself
-        indices[short] = again.indices[keep].reshape(len(short), width)
-        scores[short] = again.scores[keep].reshape(len(short), width)
+        indices[short], scores[short] = drop_self(again.indices, again.scores, short)
     return Neighbors(indices, scores, neighbors.exact)
 
 

@@ -77,7 +77,7 @@ def top_k(vectors: np.ndarray, queries: np.ndarray, k: int, *, exclude_self: boo
         _f32(queries), _f32(vectors), k + exclude_self, metric=faiss.METRIC_INNER_PRODUCT
     )
     if exclude_self:
-        indices, scores = _drop_self(indices, scores)
+        indices, scores = drop_self(indices, scores)
     return Neighbors(indices.astype(np.int64), scores.astype(np.float32))
 
 
@@ -94,7 +94,7 @@ def knn_graph(vectors: np.ndarray, k: int) -> Neighbors:
     index.add(_f32(vectors))
     index.hnsw.efSearch = max(HNSW_EF_SEARCH, k + 1)
     scores, indices = index.search(_f32(vectors), k + 1)
-    indices, scores = _drop_self(indices, scores)
+    indices, scores = drop_self(indices, scores)
     missing = indices < 0  # HNSW found fewer than k (rare): repeat the row's best neighbour
     if missing.any():
         rows = np.nonzero(missing)[0]
@@ -145,11 +145,14 @@ class SearchIndex:
         )
 
 
-def _drop_self(indices: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """From (m, k+1) results of rows searched against their own set: row i removed from row i's
-    list, or the last entry where duplicates pushed row i out."""
+def drop_self(
+    indices: np.ndarray, scores: np.ndarray, own: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """From (m, k+1) results of rows searched against their own set: each query's own row
+    (`own`, (m,); query i is row i by default) removed from its list, or the last entry where
+    duplicates pushed it out. (m, k) each."""
     m, width = indices.shape
-    drop = indices == np.arange(m)[:, None]
+    drop = indices == (np.arange(m) if own is None else own)[:, None]
     drop[~drop.any(axis=1), -1] = True
     keep = ~drop
     return indices[keep].reshape(m, width - 1), scores[keep].reshape(m, width - 1)

@@ -280,9 +280,16 @@ def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
     return shared(key, compute)
 
 
+def _graph_made(emb: Embeddings) -> bool:
+    """Whether the kNN graph is at hand: in this server's memo or in the store."""
+    return memo().peek(("graph", emb.fingerprint)) is not None or store().has_artifact(
+        pipeline.graph_key(emb)
+    )
+
+
 def graph(emb: Embeddings) -> Neighbors:
     key = ("graph", emb.fingerprint)
-    if memo().peek(key) is None and not store().has_artifact(pipeline.graph_key(emb)):
+    if not _graph_made(emb):
         consent(
             key,
             f"Finding the nearest neighbours of {len(emb):,} texts",
@@ -299,8 +306,7 @@ def graph(emb: Embeddings) -> Neighbors:
 def graph_if_made(emb: Embeddings) -> Neighbors | None:
     """The kNN graph when it is already made (this server or the store), else None: for what is
     shown beside a page, never worth asking the user to wait for."""
-    made = memo().peek(("graph", emb.fingerprint)) is not None
-    return graph(emb) if made or store().has_artifact(pipeline.graph_key(emb)) else None
+    return graph(emb) if _graph_made(emb) else None
 
 
 def projection(emb: Embeddings, params: ReduceParams | None = None) -> Projection:
