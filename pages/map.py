@@ -156,36 +156,37 @@ with compute.shown_errors():
     filter_controls(corpus)
     st.query_params.from_dict(state.link())
 
-    info_slot, chart_slot = st.container(), st.empty()
+    work_slot, info_slot, chart_slot = st.container(), st.container(), st.empty()
     # an empty chart first: the browser loads and starts the plotting library (about 2 s) while
     # the map below is computed, instead of after
     chart_slot.plotly_chart(figures.placeholder(), key="map.placeholder")
     try:
-        # vectors only when something needs them: a file's own x, y coloured by a column needs none
-        needs_vectors = method != FROM_FILE or color in NEEDS_VECTORS or (query.strip() and not on_disk)
-        emb = compute.embeddings(corpus) if needs_vectors else None
-        cur = compute.Current(corpus, emb, state.backend())
-        proj = pipeline.file_projection(corpus, dims) if method == FROM_FILE else compute.projection(emb)
-        clusters = compute.clusters(corpus, emb) if emb is not None else None
-        frame = pipeline.map_frame(corpus, proj, clusters)
-        scores = trust = similarity = None
-        if emb is not None:
-            scores = compute.outliers(emb)
-            frame["outlier_score"] = scores
-            trust = compute.trust(emb, proj)
-            frame["map_trust"] = trust
-        flt = state.map_filter()
-        keep = mask(corpus.frame, corpus.text_column, flt) if flt.active else None
+        with work_slot:  # long work's progress shows above the blank chart, not below the fold
+            # vectors only when something needs them: a file's own x, y coloured by a column needs none
+            needs_vectors = method != FROM_FILE or color in NEEDS_VECTORS or (query.strip() and not on_disk)
+            emb = compute.embeddings(corpus) if needs_vectors else None
+            cur = compute.Current(corpus, emb, state.backend())
+            proj = pipeline.file_projection(corpus, dims) if method == FROM_FILE else compute.projection(emb)
+            clusters = compute.clusters(corpus, emb) if emb is not None else None
+            frame = pipeline.map_frame(corpus, proj, clusters)
+            scores = trust = similarity = None
+            if emb is not None:
+                scores = compute.outliers(emb)
+                frame["outlier_score"] = scores
+                trust = compute.trust(emb, proj)
+                frame["map_trust"] = trust
+            flt = state.map_filter()
+            keep = mask(corpus.frame, corpus.text_column, flt) if flt.active else None
 
-        query_point = query_rows = None
-        if query.strip() and on_disk:  # placed by its neighbours in the folder's on-disk index
-            query_rows, near = compute.folder_query(corpus, on_disk, query, 10).found()
-            query_point = place_query(proj.coords, query_rows, near) if len(query_rows) else None
-        elif query.strip():
-            query_vector, found = compute.query_neighbors(cur, query, 10)
-            query_rows = found.indices[0]
-            query_point = place_query(proj.coords, query_rows, found.scores[0])
-            similarity = emb.vectors @ query_vector
+            query_point = query_rows = None
+            if query.strip() and on_disk:  # placed by its neighbours in the folder's on-disk index
+                query_rows, near = compute.folder_query(corpus, on_disk, query, 10).found()
+                query_point = place_query(proj.coords, query_rows, near) if len(query_rows) else None
+            elif query.strip():
+                query_vector, found = compute.query_neighbors(cur, query, 10)
+                query_rows = found.indices[0]
+                query_point = place_query(proj.coords, query_rows, found.scores[0])
+                similarity = emb.vectors @ query_vector
         tags = drawing.tag_values(compute.row_tags(corpus)) if color == COLOR_TAGS else None
         predicted = state.predictions(emb.fingerprint) if emb is not None else None
         if color == COLOR_PREDICTION and predicted is None:

@@ -129,6 +129,25 @@ def test_a_page_opened_by_its_address_on_a_new_server_is_inside_the_app(browser,
         assert not page.locator("[data-testid='stException']").count()
 
 
+def test_a_new_files_progress_shows_above_the_blank_map_not_below_the_fold(browser, tmp_path):
+    """The map page draws an empty chart while it works (the browser loads Plotly meanwhile);
+    the progress of that work (model, encoding, mapping) sits above it, on the first screen."""
+    upload = tmp_path / "words.csv"
+    words = ["river", "harbour", "violin", "drum", "pasta", "bread", "comet", "planet", "chess", "tennis"]
+    upload.write_text("text\n" + "\n".join(f"{words[i % 10]} note number {i}" for i in range(1500)))
+    with streamlit_server(tmp_path / "cache", tmp_path / "streamlit.log", script_args=(str(upload),)) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        progress = page.locator("[data-testid='stProgress']").first
+        progress.wait_for(timeout=120_000)
+        box, chart = (
+            progress.bounding_box(),
+            page.locator("[data-testid='stPlotlyChart']").first.bounding_box(),
+        )
+        assert box["y"] + box["height"] <= 1000, "on the first screen"
+        assert box["y"] < chart["y"], "above the blank chart"
+
+
 def test_html_and_script_in_texts_are_shown_never_run(browser, tmp_path):
     """An upload full of tags: no script runs (no dialog opens) and the tags read as text."""
     upload = tmp_path / "tags.csv"
