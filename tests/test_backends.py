@@ -42,6 +42,19 @@ def test_tfidf_vectors_follow_the_corpus():
     np.testing.assert_allclose(reversed_rows[::-1], vectors, atol=1e-6)
 
 
+def test_tfidf_gives_texts_of_function_words_only_a_vector():
+    # Every word of the first two is on the English stop-word list: dropping them made zero
+    # vectors, far from every text, which Insights then listed as the corpus's top outliers.
+    texts = ["where are you from", "are you from here", "play some jazz music", "play loud rock music"]
+    backend = make_backend("tfidf", dimensions=3)
+    backend.fit(texts)
+    vectors = backend.encode(texts)
+    check_unit_rows(vectors, len(texts))
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2:].max()
+    assert similarity[2, 3] > similarity[2, :2].max()
+
+
 def test_tfidf_identity_depends_on_the_corpus():
     a, b = make_backend("tfidf"), make_backend("tfidf")
     a.fit(TEXTS)

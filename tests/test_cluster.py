@@ -5,11 +5,10 @@ import importlib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.metrics import adjusted_rand_score
 
 from embedviz import ClusterParams, InputError, cluster, knn_graph, make_backend
-from embedviz.labels import keywords, summarize
+from embedviz.labels import keywords, stop_words, summarize
 from embedviz.neighbors import Neighbors
 from tests.planted import TOPICS, planted_frame
 
@@ -143,13 +142,28 @@ def test_labels_are_topic_words_without_stop_words_or_numbers(planted):
     words = keywords(frame["text"].tolist(), labels)
     for c, found in words.items():
         assert 3 <= len(found) <= 5
-        assert not set(found) & ENGLISH_STOP_WORDS
+        assert not set(found) & stop_words()
         assert not any(w.isdigit() for w in found)
         members = frame["label"][labels == c]
         topic = members.mode()[0]
         assert set(found) <= set(TOPICS[topic])
     all_words = [w for found in words.values() for w in found]
     assert len(all_words) == len(set(all_words)), "keywords are distinct across clusters"
+
+
+def test_labels_keep_topic_words_that_stop_word_lists_hold():
+    # scikit-learn's English stop words hold "bill", "fire", "system", "top": words that name topics.
+    texts = [
+        "pay the bill",
+        "the bill is due",
+        "a bill to pay",
+        "the fire spread",
+        "fire in the hall",
+        "a fire alarm",
+    ]
+    words = keywords(texts, np.repeat([0, 1], 3))
+    assert (words[0][0], words[1][0]) == ("bill", "fire")
+    assert not set(words[0] + words[1]) & {"the", "a", "in", "is", "to"}
 
 
 def test_summaries_give_size_label_and_representatives(planted):

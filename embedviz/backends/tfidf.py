@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
+from embedviz import labels
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
+
+ANALYZER_VERSION = 2
+"""Part of the vector space's identity: version 1 dropped scikit-learn's whole English stop-word
+list, so texts of function words only were zero vectors."""
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
 class TfidfBackend(Backend):
@@ -34,6 +42,7 @@ class TfidfBackend(Backend):
             "max_features": self.max_features,
             "seed": self.seed,
             "corpus": self._corpus_digest,
+            "words": ANALYZER_VERSION,
         }
 
     def fit(self, texts: Sequence[str]) -> None:
@@ -63,20 +72,27 @@ class TfidfBackend(Backend):
         return normalize(out)
 
 
+class _Words:
+    """A text's lower-case words (two or more letters or digits) without function words, or all
+    of them when it has no other: "where are you from" keeps its words, not a zero vector that
+    would sit far from every text, a false outlier. A class, so a fitted model pickles."""
+
+    def __init__(self) -> None:
+        self.stop = labels.stop_words()
+
+    def __call__(self, text: str) -> list[str]:
+        words = _TOKEN.findall(text.lower())
+        return [w for w in words if w not in self.stop] or words
+
+
 def _fit(corpus: list[str], dimensions: int, max_features: int, seed: int):
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    matrix = vectorizer = None
-    for stop_words in ("english", None):
-        vectorizer = TfidfVectorizer(
-            sublinear_tf=True, stop_words=stop_words, max_features=max_features, min_df=1
-        )
-        try:
-            matrix = vectorizer.fit_transform(corpus)
-            break
-        except ValueError:  # empty vocabulary: the texts are all stop words or symbols
-            continue
+    matrix = None
+    vectorizer = TfidfVectorizer(sublinear_tf=True, analyzer=_Words(), max_features=max_features)
+    with contextlib.suppress(ValueError):  # an empty vocabulary: the texts hold symbols only
+        matrix = vectorizer.fit_transform(corpus)
     if matrix is None:
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), max_features=max_features)
         try:
