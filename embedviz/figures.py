@@ -14,10 +14,12 @@ from embedviz.placement import Name
 
 HOVER_CHARS = 140
 MAX_HOVER_COLUMNS = 4
-CATEGORY_LIMIT = 60
-"""Above this many distinct values a column is coloured as numbers (or by rank)."""
 PALETTE = qualitative.Dark24 + qualitative.Light24
 """48 distinct colours, so clusters and groups do not share one."""
+CATEGORY_LIMIT = len(PALETTE)
+"""Up to this many values each has its own colour and legend entry; beyond, the most frequent
+keep theirs and the rest share one grey entry (OTHER_COLOUR)."""
+OTHER_COLOUR = "#c8c8c8"
 COMPACT_HOVER_ABOVE = 20_000
 COMPACT_HOVER_CHARS = 40
 """Above 20k points a hover shows the text's first 40 characters only; the whole row is in the
@@ -75,10 +77,25 @@ def hover_texts(frame: pd.DataFrame, text_column: str, columns: list[str], rows=
     return ["<br>".join(parts) for parts in zip(*lines, strict=True)]
 
 
-def is_categorical(values: pd.Series) -> bool:
+def categories(values: pd.Series) -> tuple[pd.Series, str | None] | None:
+    """The values as legend entries (text), and the name of the entry the rarest share when there
+    are more than CATEGORY_LIMIT ("other 103 values"); None for numbers of many values, which
+    take a colour scale. 150 intents get their names in the legend, not rank numbers on a scale."""
     if pd.api.types.is_numeric_dtype(values) and values.nunique() > 12:
-        return False
-    return values.nunique() <= CATEGORY_LIMIT
+        return None
+    text = values.astype(str)
+    counts = text.value_counts(sort=True)
+    if len(counts) <= CATEGORY_LIMIT:
+        return text, None
+    kept = counts.index[: CATEGORY_LIMIT - 1]
+    other = f"other {len(counts) - len(kept):,} values"
+    return text.where(text.isin(kept), other), other
+
+
+def _legend_order(values: np.ndarray, other: str | None) -> list[str]:
+    """Legend entries in order of first appearance, the shared grey one last."""
+    order = [v for v in pd.unique(values) if v != other]
+    return order + ([other] if other is not None and (values == other).any() else [])
 
 
 def map_figure(
@@ -119,18 +136,18 @@ def map_figure(
         color = None if color is None else color.iloc[picked].reset_index(drop=True)
     points = coords[rows]
     ids = rows.astype(np.int32)
-    categorical = color is not None and is_categorical(color)
-    if categorical:
-        values = color.astype(str).to_numpy()
-        for value in pd.unique(values):
+    legend = None if color is None else categories(color)
+    categorical = legend is not None
+    if legend is not None:
+        values, other = legend[0].to_numpy(), legend[1]
+        for i, value in enumerate(_legend_order(values, other)):
             mask = values == value
-            fig.add_trace(_points(points[mask], _part(hover, mask), ids[mask], dims, name=value))
+            marker = {"color": OTHER_COLOUR if value == other else PALETTE[i % len(PALETTE)]}
+            fig.add_trace(_points(points[mask], _part(hover, mask), ids[mask], dims, value, marker))
     else:
         marker = {}
         if color is not None:
             numbers = pd.to_numeric(color, errors="coerce")
-            if numbers.isna().all():
-                numbers = pd.Series(pd.factorize(color)[0], index=color.index)
             marker = {
                 "color": numbers.to_numpy(),
                 "colorscale": "Viridis",
@@ -367,13 +384,13 @@ def static_image(
     dpi = 100
     fig, ax = plt.subplots(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
     point_size = float(np.clip(2000 / max(len(coords), 1) ** 0.5, 2, 40))  # area, pt^2
-    if color is not None and is_categorical(color):
-        values = color.astype(str).to_numpy()
-        for i, value in enumerate(pd.unique(values)):
+    legend = None if color is None else categories(color)
+    if legend is not None:
+        values, other = legend[0].to_numpy(), legend[1]
+        for i, value in enumerate(_legend_order(values, other)):
             mask = values == value
-            ax.scatter(
-                *coords[mask, :2].T, s=point_size, color=PALETTE[i % len(PALETTE)], lw=0, rasterized=True
-            )
+            colour = OTHER_COLOUR if value == other else PALETTE[i % len(PALETTE)]
+            ax.scatter(*coords[mask, :2].T, s=point_size, color=colour, lw=0, rasterized=True)
     else:
         numbers = None if color is None else pd.to_numeric(color, errors="coerce").to_numpy()
         ax.scatter(*coords[:, :2].T, s=point_size, c=numbers, cmap="viridis", lw=0, rasterized=True)

@@ -150,3 +150,36 @@ def test_many_drawn_points_hover_their_group_not_their_text_and_stay_under_5_mb(
     assert all(t.hovertext is None and "customdata" in t.hovertemplate for t in traces)
     assert len(drawn.figure.to_json()) < 5 * 2**20
     assert any("group and row number" in c for c in drawn.captions)
+
+
+def test_a_column_of_many_values_keeps_its_names_in_the_legend_and_greys_the_rarest():
+    # 150 intents: the 47 most frequent get a colour and their name, the rest one grey entry
+    # (before: rank numbers 0-149 on a colour scale, and a PNG figure with no points at all).
+    rng = np.random.default_rng(0)
+    values = pd.Series([f"intent_{i}" for i in rng.zipf(1.3, 3000) % 150])
+    coords = rng.normal(size=(len(values), 2))
+    fig = figures.map_figure(coords, None, values)
+    traces = [t for t in fig.data if t.mode == "markers"]
+    counts = values.value_counts()
+    named = counts.index[: figures.CATEGORY_LIMIT - 1]
+    assert len(traces) == figures.CATEGORY_LIMIT
+    assert {t.name for t in traces[:-1]} == set(named)
+    assert traces[-1].name == f"other {len(counts) - len(named)} values"
+    assert traces[-1].marker.color == figures.OTHER_COLOUR
+    assert len(traces[-1].x) == counts.iloc[len(named) :].sum()
+    assert len({t.marker.color for t in traces}) == len(traces), "no two entries share a colour"
+    assert fig.layout.showlegend
+
+    import io
+
+    from PIL import Image
+
+    png = np.asarray(Image.open(io.BytesIO(figures.static_image(coords, values, []))).convert("RGB"))
+    assert (png.sum(axis=2) < 700).mean() > 0.01, "the points are drawn"
+
+
+def test_numbers_of_many_values_take_a_colour_scale():
+    values = pd.Series(np.linspace(0, 1, 500))
+    fig = figures.map_figure(np.random.default_rng(0).normal(size=(500, 2)), None, values)
+    (trace,) = [t for t in fig.data if t.mode == "markers"]
+    assert trace.marker.showscale and list(trace.marker.color) == values.tolist()
