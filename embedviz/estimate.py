@@ -11,6 +11,9 @@ LOCAL_TEXTS_PER_SECOND = 300.0
 LOCAL_SHORT_CHARS = 60.0
 LOCAL_MIN_TEXTS_PER_SECOND = 20.0
 """Long articles: the model reads at most 256 tokens of each."""
+INT8_SPEEDUP = 1.3
+"""The int8 build against fp32: 1.3-2.0x on one host, 3.1-3.8x on another (bench/README.md);
+the lower end, so the estimate errs long."""
 RATES = {"openai": 1500.0, "tfidf": 5000.0, "precomputed": 1e9}
 """Texts per second of the other backends (openai: a few thousand per request, network bound)."""
 UMAP_POINTS_PER_SECOND = 2000.0
@@ -28,10 +31,10 @@ INDEX_VECTORS_PER_SECOND = 8500.0
 """An embed folder's on-disk search index (IVF-PQ, bench/README.md: 1M vectors in 114-117 s)."""
 
 
-def embedding_seconds(backend: str, n_missing: int, mean_chars: float) -> float:
+def embedding_seconds(backend: str, n_missing: int, mean_chars: float, precision: str = "fp32") -> float:
     if backend == "sentence-transformers":
         rate = LOCAL_TEXTS_PER_SECOND * LOCAL_SHORT_CHARS / max(mean_chars, LOCAL_SHORT_CHARS)
-        rate = max(rate, LOCAL_MIN_TEXTS_PER_SECOND)
+        rate = max(rate, LOCAL_MIN_TEXTS_PER_SECOND) * (INT8_SPEEDUP if precision == "int8" else 1.0)
     else:
         rate = RATES.get(backend, LOCAL_TEXTS_PER_SECOND)
     return n_missing / rate

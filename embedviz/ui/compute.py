@@ -20,6 +20,7 @@ from embedviz import analysis, curation, pipeline, samples, scale
 from embedviz import classifier as classifier_module
 from embedviz.backends import DEFAULT_BACKEND, build_backend
 from embedviz.backends.base import Backend
+from embedviz.backends.local import DEFAULT_PRECISION
 from embedviz.backends.precomputed import vectors_from_column
 from embedviz.cluster import ClusterParams
 from embedviz.corpus import Corpus, corpus_from_text, load_corpus
@@ -263,7 +264,8 @@ def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
             ("missing", key), lambda: pipeline.missing_vectors(data, backend(choice, data), store())
         )
         what = f"Embedding {missing:,} texts with {choice.name}"
-        consent(key, what, embedding_seconds(choice.name, missing, data.mean_chars))
+        precision = choice.precision or DEFAULT_PRECISION
+        consent(key, what, embedding_seconds(choice.name, missing, data.mean_chars, precision))
 
     def compute() -> Embeddings:
         model = backend(choice, data)
