@@ -122,7 +122,10 @@ with compute.shown_errors():
         )
         order = np.argsort(-scores, kind="stable")[:n]
         st.dataframe(
-            corpus.frame.iloc[order].assign(outlier_score=scores[order]), width="stretch", height=300
+            corpus.frame.iloc[order].assign(outlier_score=scores[order]),
+            width="stretch",
+            height=300,
+            column_config={"outlier_score": st.column_config.NumberColumn(format="%.3f")},
         )
         st.plotly_chart(figures.histogram(scores, "Outlier scores", "1 - mean similarity to 10 nearest"))
 

@@ -14,14 +14,15 @@ st.title("Search")
 def pick_row(hits: list, n: int) -> int:
     """The text to find more like: one of the results above, or any row by its number (a
     picker never lists every row)."""
-    sources = ["results", "number"] if hits else ["number"]
-    how = st.radio(
-        "Pick a text",
-        sources,
-        format_func={"results": "from the results above", "number": "by row number"}.get,
-        horizontal=True,
-        key="search.w.pick",
-    )
+    how = "number"
+    if hits:  # a choice only when there are results to pick from
+        how = st.radio(
+            "Pick a text",
+            ["results", "number"],
+            format_func={"results": "from the results above", "number": "by row number"}.get,
+            horizontal=True,
+            key="search.w.pick",
+        )
     if how == "results":
         chosen = st.selectbox(
             "Result",
@@ -32,6 +33,10 @@ def pick_row(hits: list, n: int) -> int:
         return hits[chosen].position
     label = f"Text number (0 to {n - 1:,}, as numbered in the Data page's table)"
     return int(st.number_input(label, 0, max(n - 1, 0), 0, key="search.row"))
+
+
+SCORE_FORMAT = {"score": st.column_config.NumberColumn(format="%.3f")}
+"""Cosine similarity to three decimals, every row alike (not 0.848 above 0.6666)."""
 
 
 def found_table(hits: list) -> pd.DataFrame:
@@ -70,7 +75,7 @@ with compute.shown_errors():
         rows, scores = found.found()
         hits = pipeline.hits(corpus, rows, scores)
         st.subheader("Nearest texts")
-        st.dataframe(found_table(hits), width="stretch", hide_index=True)
+        st.dataframe(found_table(hits), width="stretch", hide_index=True, column_config=SCORE_FORMAT)
         layout.tag_form(corpus, rows, "search.results", "results")
         if proj is not None and len(rows):
             drawn = drawing.draw_map(
@@ -99,4 +104,4 @@ with compute.shown_errors():
         similar = pipeline.hits(corpus, *compute.folder_similar(corpus, folder, row, int(k)).found())
     else:
         similar = pipeline.similar(corpus, cur.embeddings, row, int(k))
-    st.dataframe(found_table(similar), width="stretch", hide_index=True)
+    st.dataframe(found_table(similar), width="stretch", hide_index=True, column_config=SCORE_FORMAT)
