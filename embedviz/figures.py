@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -77,25 +78,35 @@ def hover_texts(frame: pd.DataFrame, text_column: str, columns: list[str], rows=
     return ["<br>".join(parts) for parts in zip(*lines, strict=True)]
 
 
-def categories(values: pd.Series) -> tuple[pd.Series, str | None] | None:
-    """The values as legend entries (text), and the name of the entry the rarest share when there
-    are more than CATEGORY_LIMIT ("other 103 values"); None for numbers of many values, which
-    take a colour scale. 150 intents get their names in the legend, not rank numbers on a scale."""
-    if pd.api.types.is_numeric_dtype(values) and values.nunique() > 12:
-        return None
+class Legend(NamedTuple):
+    values: np.ndarray
+    """Each row's legend entry (str)."""
+    order: list[str]
+    """The entries in legend order: numbers ascending, text most frequent first, the shared grey
+    entry last."""
+    other: str | None
+    """The entry the rarest values share ("other 103 values"), if there are more than CATEGORY_LIMIT."""
+
+
+def categories(values: pd.Series) -> Legend | None:
+    """The values as legend entries, or None for numbers of many values, which take a colour
+    scale. 150 intents keep their names in the legend, not rank numbers on a scale; a count of 0
+    to 10 reads 0, 1, 2, ..., not 3.0, 1.0, 0.0 as they first appear."""
+    if pd.api.types.is_bool_dtype(values):
+        values = values.astype(str)
+    elif pd.api.types.is_numeric_dtype(values):
+        if values.nunique() > 12:
+            return None
+        text = values.map(lambda v: "(none)" if pd.isna(v) else f"{v:g}").to_numpy(dtype=str)
+        order = [f"{v:g}" for v in sorted(values.dropna().unique())]
+        return Legend(text, order + (["(none)"] if values.isna().any() else []), None)
     text = values.astype(str)
     counts = text.value_counts(sort=True)
     if len(counts) <= CATEGORY_LIMIT:
-        return text, None
-    kept = counts.index[: CATEGORY_LIMIT - 1]
+        return Legend(text.to_numpy(dtype=str), list(counts.index), None)
+    kept = list(counts.index[: CATEGORY_LIMIT - 1])
     other = f"other {len(counts) - len(kept):,} values"
-    return text.where(text.isin(kept), other), other
-
-
-def _legend_order(values: np.ndarray, other: str | None) -> list[str]:
-    """Legend entries in order of first appearance, the shared grey one last."""
-    order = [v for v in pd.unique(values) if v != other]
-    return order + ([other] if other is not None and (values == other).any() else [])
+    return Legend(text.where(text.isin(kept), other).to_numpy(dtype=str), [*kept, other], other)
 
 
 def map_figure(
@@ -139,10 +150,9 @@ def map_figure(
     legend = None if color is None else categories(color)
     categorical = legend is not None
     if legend is not None:
-        values, other = legend[0].to_numpy(), legend[1]
-        for i, value in enumerate(_legend_order(values, other)):
-            mask = values == value
-            marker = {"color": OTHER_COLOUR if value == other else PALETTE[i % len(PALETTE)]}
+        for i, value in enumerate(legend.order):
+            mask = legend.values == value
+            marker = {"color": OTHER_COLOUR if value == legend.other else PALETTE[i % len(PALETTE)]}
             fig.add_trace(_points(points[mask], _part(hover, mask), ids[mask], dims, value, marker))
     else:
         marker = {}
@@ -386,10 +396,9 @@ def static_image(
     point_size = float(np.clip(2000 / max(len(coords), 1) ** 0.5, 2, 40))  # area, pt^2
     legend = None if color is None else categories(color)
     if legend is not None:
-        values, other = legend[0].to_numpy(), legend[1]
-        for i, value in enumerate(_legend_order(values, other)):
-            mask = values == value
-            colour = OTHER_COLOUR if value == other else PALETTE[i % len(PALETTE)]
+        for i, value in enumerate(legend.order):
+            mask = legend.values == value
+            colour = OTHER_COLOUR if value == legend.other else PALETTE[i % len(PALETTE)]
             ax.scatter(*coords[mask, :2].T, s=point_size, color=colour, lw=0, rasterized=True)
     else:
         numbers = None if color is None else pd.to_numeric(color, errors="coerce").to_numpy()

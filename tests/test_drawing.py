@@ -178,8 +178,12 @@ def test_a_column_of_many_values_keeps_its_names_in_the_legend_and_greys_the_rar
     assert (png.sum(axis=2) < 700).mean() > 0.01, "the points are drawn"
 
 
-def test_numbers_of_many_values_take_a_colour_scale():
+def test_numbers_of_many_values_take_a_colour_scale_and_a_few_a_legend_in_order():
+    coords = np.random.default_rng(0).normal(size=(500, 2))
     values = pd.Series(np.linspace(0, 1, 500))
-    fig = figures.map_figure(np.random.default_rng(0).normal(size=(500, 2)), None, values)
-    (trace,) = [t for t in fig.data if t.mode == "markers"]
+    (trace,) = [t for t in figures.map_figure(coords, None, values).data if t.mode == "markers"]
     assert trace.marker.showscale and list(trace.marker.color) == values.tolist()
+    counts = pd.Series(np.random.default_rng(1).integers(0, 11, 500) * 1.0)  # shared neighbours, 0-10
+    traces = [t for t in figures.map_figure(coords, None, counts).data if t.mode == "markers"]
+    assert [t.name for t in traces] == [str(k) for k in range(11)]
+    assert [len(t.x) for t in traces] == [int((counts == k).sum()) for k in range(11)]
