@@ -80,6 +80,7 @@ def test_sample_map_renders_lasso_selects_and_search_finds(browser, tmp_path):
         query.fill("shark")
         query.press("Enter")
         page.get_by_text("Nearest texts").wait_for(timeout=120_000)
+        settled(page)  # a loaded machine can show the last run's table there a while longer
         first_table = page.locator("[data-testid='stDataFrame']").first
         first_table.locator("[data-testid='glide-cell-3-1']").wait_for(state="attached", timeout=30_000)
         texts = results_column(page, 3)
@@ -317,13 +318,16 @@ def test_a_lassoed_tag_survives_a_restart_and_cluster_edits_undo(browser, tmp_pa
         k = fine_clusters(page)
         page.get_by_label("New name").fill("My first cluster")
         page.get_by_label("New name").press("Enter")
+        settled(page)  # a click during the rerun Enter started can be lost
         page.get_by_role("button", name="Rename", exact=True).click()
         open_edits(page, 1)
         for number in (0, 1):  # merge clusters 0 and 1 (by name: the list may offer "select all" too)
             pick(page, "Merge fine clusters (into the first)", re.compile(rf"^{number}: "))
+        settled(page)
         page.get_by_role("button", name="Merge", exact=True).click()
         open_edits(page, 2)
         assert fine_clusters(page) == k - 1
+        settled(page)
         page.get_by_role("button", name="Undo the last edit").click()
         open_edits(page, 1)
         tree = page.locator(".js-plotly-plot .treemap").first
@@ -332,6 +336,7 @@ def test_a_lassoed_tag_survives_a_restart_and_cluster_edits_undo(browser, tmp_pa
             timeout=60_000,
         )
         assert fine_clusters(page) == k
+        settled(page)
         page.get_by_role("button", name="Undo the last edit").click()
         open_edits(page, 0)
         page.wait_for_function(
