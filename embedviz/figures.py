@@ -138,31 +138,41 @@ def map_figure(
     fig = go.Figure()
     if len(rows) < len(coords) and dims == 2:
         fig.add_trace(_density(coords))
+    # colours are decided on every drawn row, so a filter dims points without recolouring the rest
+    legend = None if color is None else categories(color)
+    numbers = (
+        None if color is None or legend is not None else pd.to_numeric(color, errors="coerce").to_numpy()
+    )
+    scale = {}
+    if numbers is not None and np.isfinite(numbers).any():
+        scale = {"cmin": float(np.nanmin(numbers)), "cmax": float(np.nanmax(numbers))}
     if keep is not None and not keep.all():
         out = np.flatnonzero(~keep)
         dim = {"color": "rgb(190,190,190)", "opacity": 0.25, "size": 4 if dims == 2 else 2}
         fig.add_trace(_points(coords[rows[out]], _part(hover, out), rows[out], dims, "filtered out", dim))
         picked = np.flatnonzero(keep)
         rows, hover = rows[picked], _part(hover, picked)
-        color = None if color is None else color.iloc[picked].reset_index(drop=True)
+        legend = None if legend is None else legend._replace(values=legend.values[picked])
+        numbers = None if numbers is None else numbers[picked]
     points = coords[rows]
     ids = rows.astype(np.int32)
-    legend = None if color is None else categories(color)
     categorical = legend is not None
     if legend is not None:
         for i, value in enumerate(legend.order):
             mask = legend.values == value
+            if not mask.any():  # all filtered out: its colour stays its own
+                continue
             marker = {"color": OTHER_COLOUR if value == legend.other else PALETTE[i % len(PALETTE)]}
             fig.add_trace(_points(points[mask], _part(hover, mask), ids[mask], dims, value, marker))
     else:
         marker = {}
-        if color is not None:
-            numbers = pd.to_numeric(color, errors="coerce")
+        if numbers is not None:
             marker = {
-                "color": numbers.to_numpy(),
+                "color": numbers,
                 "colorscale": "Viridis",
                 "showscale": True,
                 "colorbar": {"title": {"text": color_title}},
+                **scale,
             }
         fig.add_trace(_points(points, hover, ids, dims, name="texts", marker=marker))
     if added is not None and len(added[0]):

@@ -187,3 +187,20 @@ def test_numbers_of_many_values_take_a_colour_scale_and_a_few_a_legend_in_order(
     traces = [t for t in figures.map_figure(coords, None, counts).data if t.mode == "markers"]
     assert [t.name for t in traces] == [str(k) for k in range(11)]
     assert [len(t.x) for t in traces] == [int((counts == k).sum()) for k in range(11)]
+
+
+def test_a_filter_dims_points_without_recolouring_the_rest():
+    rng = np.random.default_rng(0)
+    coords = rng.normal(size=(300, 2))
+    values = pd.Series(rng.choice(["a", "b", "c"], 300, p=[0.5, 0.3, 0.2]))
+
+    def colours(fig):
+        return {t.name: t.marker.color for t in fig.data if t.mode == "markers" and t.name != "filtered out"}
+
+    everything = colours(figures.map_figure(coords, None, values))
+    kept = colours(figures.map_figure(coords, None, values, keep=(values != "a").to_numpy()))
+    assert set(kept) == {"b", "c"} and all(kept[v] == everything[v] for v in kept)
+    numbers = pd.Series(np.linspace(0, 10, 300))
+    fig = figures.map_figure(coords, None, numbers, keep=numbers.to_numpy() > 5)
+    (texts,) = [t for t in fig.data if t.name == "texts"]
+    assert (texts.marker.cmin, texts.marker.cmax) == (0, 10), "the scale is the whole map's"
