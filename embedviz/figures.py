@@ -97,8 +97,8 @@ def categories(values: pd.Series) -> Legend | None:
     elif pd.api.types.is_numeric_dtype(values):
         if values.nunique() > 12:
             return None
-        text = values.map(lambda v: "(none)" if pd.isna(v) else f"{v:g}").to_numpy(dtype=str)
-        order = [f"{v:g}" for v in sorted(values.dropna().unique())]
+        text = values.map(lambda v: "(none)" if pd.isna(v) else _number(v)).to_numpy(dtype=str)
+        order = [_number(v) for v in sorted(values.dropna().unique())]
         return Legend(text, order + (["(none)"] if values.isna().any() else []), None)
     text = values.astype(str)
     counts = text.value_counts(sort=True)
@@ -107,6 +107,11 @@ def categories(values: pd.Series) -> Legend | None:
     kept = list(counts.index[: CATEGORY_LIMIT - 1])
     other = f"other {len(counts) - len(kept):,} values"
     return Legend(text.where(text.isin(kept), other).to_numpy(dtype=str), [*kept, other], other)
+
+
+def _number(value) -> str:
+    """3.0 -> '3', 1234567.0 -> '1234567', 0.25 -> '0.25'."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def map_figure(
