@@ -35,8 +35,8 @@ def pick_row(hits: list, n: int) -> int:
     return int(st.number_input(label, 0, max(n - 1, 0), 0, key="search.row"))
 
 
+# cosine similarity to three decimals, every row alike (not 0.848 above 0.6666)
 SCORE_FORMAT = {"score": st.column_config.NumberColumn(format="%.3f")}
-"""Cosine similarity to three decimals, every row alike (not 0.848 above 0.6666)."""
 
 
 def found_table(hits: list) -> pd.DataFrame:

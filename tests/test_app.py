@@ -519,3 +519,16 @@ def test_cluster_edits_rename_merge_and_undo():
     assert int(metrics(at)["Fine clusters"]) == k
     at.button(key="edit.undo").click().run()
     assert not any(o.endswith(": My rockets") for o in at.selectbox(key="edit.rename").options)
+
+
+def test_page_scripts_hold_no_bare_strings_that_streamlit_would_draw():
+    # Streamlit's "magic" writes any bare expression of a page script on the page: a note under an
+    # assignment, docstring-style, showed as text above the Search page's query box.
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    for script in [root / "app.py", *sorted((root / "pages").glob("*.py"))]:
+        tree = ast.parse(script.read_text())
+        for node in tree.body[1:]:  # the module's own docstring is not drawn
+            bare = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            assert not bare, f"{script}:{node.lineno}: a bare string would be drawn on the page"
