@@ -87,6 +87,10 @@ class Legend(NamedTuple):
     other: str | None
     """The entry the rarest values share ("other 103 values"), if there are more than CATEGORY_LIMIT."""
 
+    def colour(self, i: int) -> str:
+        """The colour of the i-th entry of `order`: the palette's, grey for the shared entry."""
+        return OTHER_COLOUR if self.order[i] == self.other else PALETTE[i % len(PALETTE)]
+
 
 def categories(values: pd.Series) -> Legend | None:
     """The values as legend entries, or None for numbers of many values, which take a colour
@@ -167,7 +171,7 @@ def map_figure(
             mask = legend.values == value
             if not mask.any():  # all filtered out: its colour stays its own
                 continue
-            marker = {"color": OTHER_COLOUR if value == legend.other else PALETTE[i % len(PALETTE)]}
+            marker = {"color": legend.colour(i)}
             fig.add_trace(_points(points[mask], _part(hover, mask), ids[mask], dims, value, marker))
     else:
         marker = {}
@@ -413,8 +417,7 @@ def static_image(
     if legend is not None:
         for i, value in enumerate(legend.order):
             mask = legend.values == value
-            colour = OTHER_COLOUR if value == legend.other else PALETTE[i % len(PALETTE)]
-            ax.scatter(*coords[mask, :2].T, s=point_size, color=colour, lw=0, rasterized=True)
+            ax.scatter(*coords[mask, :2].T, s=point_size, color=legend.colour(i), lw=0, rasterized=True)
     else:
         numbers = None if color is None else pd.to_numeric(color, errors="coerce").to_numpy()
         ax.scatter(*coords[:, :2].T, s=point_size, c=numbers, cmap="viridis", lw=0, rasterized=True)
