@@ -55,6 +55,18 @@ def test_tfidf_gives_texts_of_function_words_only_a_vector():
     assert similarity[2, 3] > similarity[2, :2].max()
 
 
+def test_tfidf_says_when_it_fits_once_per_corpus():
+    # the fit is one step of seconds per 100k texts: the page shows this while its bar stands at 0
+    backend, told = make_backend("tfidf", dimensions=4), []
+    backend.on_build = told.append
+    backend.fit(TEXTS)
+    backend.encode(TEXTS[:3])
+    backend.encode(TEXTS[3:])
+    backend.fit(TEXTS)  # the same corpus again (search fits before every query): no new fit
+    backend.encode(TEXTS[:1])
+    assert told == [f"fitting TF-IDF and LSA on {len(TEXTS):,} texts"]
+
+
 def test_tfidf_identity_depends_on_the_corpus():
     a, b = make_backend("tfidf"), make_backend("tfidf")
     a.fit(TEXTS)

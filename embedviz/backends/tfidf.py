@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -30,6 +30,9 @@ class TfidfBackend(Backend):
         self._corpus: list[str] | None = None
         self._corpus_digest = ""
         self._fitted = None
+        self.on_build: Callable[[str], None] | None = None
+        """Told before the model is fitted (the page shows it: the fit is one step, seconds
+        per 100k texts, with no progress of its own)."""
 
     @property
     def dimension(self) -> int:
@@ -59,6 +62,8 @@ class TfidfBackend(Backend):
         if self._fitted is None:
             if self._corpus is None:
                 raise BackendError("the tfidf backend must be fitted on a corpus before encoding.")
+            if self.on_build is not None:
+                self.on_build(f"fitting TF-IDF and LSA on {len(self._corpus):,} texts")
             self._fitted = _fit(self._corpus, self.dimensions, self.max_features, self.seed)
         return self._fitted
 
