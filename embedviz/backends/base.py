@@ -29,6 +29,9 @@ class Backend(ABC):
     """Whether vectors go to the persistent store (False when they come from the user)."""
     chunk_size: int = 1024
     """How many texts the embed stage hands to `encode` at a time (and stores in one write)."""
+    on_build: Callable[[str], None] | None = None
+    """Told what one-off step runs before the first texts are encoded (building the int8 model,
+    fitting TF-IDF): a page shows it while its progress bar stands at 0."""
 
     @property
     def dimension(self) -> int | None:

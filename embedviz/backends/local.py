@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -123,8 +123,6 @@ class SentenceTransformerBackend(Backend):
         if precision is None and device not in (None, "cpu"):
             self.precision = "fp32"  # int8 is the CPU's fast path; a GPU runs fp32 faster
         self._dimension = _KNOWN_DIMENSIONS.get(self.model)
-        self.on_build: Callable[[str], None] | None = None
-        """Told when the int8 model is being built (the page and the CLI say so)."""
 
     @property
     def dimension(self) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,9 +30,6 @@ class TfidfBackend(Backend):
         self._corpus: list[str] | None = None
         self._corpus_digest = ""
         self._fitted = None
-        self.on_build: Callable[[str], None] | None = None
-        """Told before the model is fitted (the page shows it: the fit is one step, seconds
-        per 100k texts, with no progress of its own)."""
 
     @property
     def dimension(self) -> int:

@@ -272,8 +272,7 @@ def embeddings(data: Corpus, choice: BackendChoice | None = None) -> Embeddings:
         note = st.empty()
         if hasattr(model, "loaded") and not model.loaded():
             note.caption(f"Loading the embedding model ({choice.name}), once per server…")
-        if hasattr(model, "on_build"):
-            model.on_build = lambda message: note.caption(f"{message[0].upper()}{message[1:]}…")
+        model.on_build = lambda message: note.caption(f"{message[0].upper()}{message[1:]}…")
         with progress_bar("Embedding", key) as report:
             result = pipeline.embeddings(data, model, store(), report)
         note.empty()
