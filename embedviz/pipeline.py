@@ -18,7 +18,7 @@ import pandas as pd
 
 from embedviz import classifier, curation
 from embedviz.backends.base import Backend
-from embedviz.cluster import Clustering, ClusterParams, cluster
+from embedviz.cluster import CLUSTER_VERSION, Clustering, ClusterParams, cluster
 from embedviz.compiled import threadsafe_parallel
 from embedviz.corpus import Corpus
 from embedviz.embed import Embeddings, embed, embed_query
@@ -86,7 +86,9 @@ def projection_key(emb: Embeddings, params: ReduceParams) -> str:
 
 def clustering_key(emb: Embeddings, params: ClusterParams, width: int = GRAPH_K) -> str:
     graph = graph_identity(emb, graph_width(emb, width))
-    return artifact_key("clustering", emb.fingerprint, {"params": params, "graph": graph})
+    return artifact_key(
+        "clustering", emb.fingerprint, {"params": params, "graph": graph, "v": CLUSTER_VERSION}
+    )
 
 
 def trust_key(emb: Embeddings, coords: np.ndarray, width: int = GRAPH_K) -> str:

@@ -358,6 +358,28 @@ def test_propagate_follows_labelled_neighbours_and_falls_back_to_centres():
     assert out[4] in (0, 1)
 
 
+def test_one_vote_moves_a_text_to_its_neighbours_cluster_and_keeps_every_cluster():
+    from embedviz.cluster import _smooth
+
+    ones = np.ones(6, dtype=np.int64)
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    # row 2's two neighbours are in cluster 1: it moves; row 3 has one of each: a tie, it stays
+    graph = Neighbors(np.array([[1, 2], [0, 2], [3, 4], [2, 4], [3, 5], [3, 4]]), np.ones((6, 2), np.float32))
+    assert _smooth(labels, graph, ones).tolist() == [0, 0, 1, 1, 1, 1]
+    # a neighbour that stands for three rows outvotes the text and its other neighbour
+    graph = Neighbors(np.array([[1, 3], [0, 2], [0, 1], [4, 5], [3, 5], [3, 4]]), np.ones((6, 2), np.float32))
+    heavy = np.array([1, 1, 1, 3, 1, 1])
+    assert _smooth(labels, graph, heavy)[0] == 1
+    assert _smooth(labels, graph, ones)[0] == 0
+    # neighbours outside the text's own topic have no vote
+    topics = np.array([0, 1, 1, 1, 1, 1])
+    assert _smooth(labels, graph, heavy, within=topics)[0] == 0
+    # a cluster every neighbour votes away keeps its texts: the count asked for stays
+    lone = np.array([0, 0, 0, 0, 0, 1])
+    graph = Neighbors(np.array([[1, 2], [0, 2], [0, 1], [4, 5], [3, 5], [3, 4]]), np.ones((6, 2), np.float32))
+    assert _smooth(lone, graph, ones).tolist() == lone.tolist()
+
+
 def test_a_files_own_clusters_are_read_with_sizes_names_and_representatives():
     from embedviz import corpus_from_frame
     from embedviz.pipeline import file_clustering

@@ -121,6 +121,18 @@ def test_map_stages_are_reused_from_the_store(tmp_path):
     assert first.frame.equals(second.frame)
 
 
+def test_a_stored_projection_or_clustering_is_not_reused_once_its_method_changed(monkeypatch):
+    from embedviz import ClusterParams, pipeline
+
+    emb = embed(TEXTS, make_backend("planted"))
+    cluster_key = pipeline.clustering_key(emb, ClusterParams())
+    projection_key = pipeline.projection_key(emb, ReduceParams(method="pca"))
+    monkeypatch.setattr(pipeline, "CLUSTER_VERSION", pipeline.CLUSTER_VERSION + 1)
+    monkeypatch.setattr(pipeline, "REDUCE_VERSION", pipeline.REDUCE_VERSION + 1)
+    assert pipeline.clustering_key(emb, ClusterParams()) != cluster_key
+    assert pipeline.projection_key(emb, ReduceParams(method="pca")) != projection_key
+
+
 @pytest.mark.parametrize("text", ["", "plain", "emoji \U0001f600", "\u202eRTL", "zero\u200bwidth"])
 def test_text_hash_is_stable_bytes(text):
     assert text_hash(text) == text_hash(text) and len(text_hash(text)) == 32
