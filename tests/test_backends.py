@@ -55,6 +55,25 @@ def test_tfidf_gives_texts_of_function_words_only_a_vector():
     assert similarity[2, 3] > similarity[2, :2].max()
 
 
+def test_tfidf_gives_texts_of_emoji_or_single_characters_a_vector():
+    # no word of two letters: these were zero vectors, the top "outliers" of a tweet corpus
+    texts = [
+        "\U0001f602\U0001f602",
+        "\U0001f602 !!",
+        "\U0001f3b5\U0001f3b6",
+        "\U0001f3b6",
+        "k",
+        "play jazz music",
+    ]
+    backend = make_backend("tfidf", dimensions=4)
+    backend.fit(texts)
+    vectors = backend.encode(texts)
+    check_unit_rows(vectors, len(texts))
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > max(similarity[0, 2], similarity[0, 3])
+    assert similarity[2, 3] > max(similarity[2, 0], similarity[2, 1])
+
+
 def test_tfidf_says_when_it_fits_once_per_corpus():
     # the fit is one step of seconds per 100k texts: the page shows this while its bar stands at 0
     backend, told = make_backend("tfidf", dimensions=4), []

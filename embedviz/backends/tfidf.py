@@ -13,10 +13,12 @@ from embedviz import labels
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
 
-ANALYZER_VERSION = 2
+ANALYZER_VERSION = 3
 """Part of the vector space's identity: version 1 dropped scikit-learn's whole English stop-word
-list, so texts of function words only were zero vectors."""
+list, so texts of function words only were zero vectors; version 2 kept those words but gave
+texts of emoji or single characters only a zero vector."""
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_SYMBOL = re.compile(r"[^\s\ufe0f\u200d]")  # one character, less emoji joiners and variation marks
 
 
 class TfidfBackend(Backend):
@@ -77,14 +79,16 @@ class TfidfBackend(Backend):
 class _Words:
     """A text's lower-case words (two or more letters or digits) without function words, or all
     of them when it has no other: "where are you from" keeps its words, not a zero vector that
-    would sit far from every text, a false outlier. A class, so a fitted model pickles."""
+    would sit far from every text, a false outlier. A text without any such word ("😂😂", "k",
+    "?!") is read as its single characters and symbols, so emoji-only tweets sit by the tweets
+    of the same emoji. A class, so a fitted model pickles."""
 
     def __init__(self) -> None:
         self.stop = labels.stop_words()
 
     def __call__(self, text: str) -> list[str]:
         words = _TOKEN.findall(text.lower())
-        return [w for w in words if w not in self.stop] or words
+        return [w for w in words if w not in self.stop] or words or _SYMBOL.findall(text.lower())
 
 
 def _fit(corpus: list[str], dimensions: int, max_features: int, seed: int):
