@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from embedviz.cluster import ClusterParams
+from embedviz.cluster import CLUSTER_VERSION, ClusterParams
 from embedviz.corpus import Corpus
 from embedviz.errors import InputError
 from embedviz.store import Store, digest
@@ -119,11 +119,24 @@ def add_edit(
     labels: np.ndarray,
     broad: np.ndarray,
     vectors: np.ndarray,
+    version: int = CLUSTER_VERSION,
 ) -> None:
-    """Check an edit against the clusters as they stand (the automatic ones with the log
-    applied), then append it to the log."""
-    apply_edits(labels, broad, vectors, [*edits(store, fingerprint, params), edit])
-    store.add_edit(edits_dataset(fingerprint, params), json.dumps(edit, sort_keys=True))
+    """Check an edit against the automatic clusters `labels`, `broad` that cluster() of
+    `version` made, with the log applied; then append it to the log, marked with that version."""
+    log = edits(store, fingerprint, params)
+    if log and edits_version(log) != version:
+        raise InputError(
+            f"the {len(log)} earlier edit(s) were made on other clusters (an earlier embedviz's); "
+            "undo them before editing these."
+        )
+    apply_edits(labels, broad, vectors, [*log, edit])
+    store.add_edit(edits_dataset(fingerprint, params), json.dumps({**edit, "v": version}, sort_keys=True))
+
+
+def edits_version(log: Sequence[dict]) -> int:
+    """The version of cluster() whose clusters the edits were made on (1: edits made before
+    they were marked)."""
+    return int(log[0].get("v", 1)) if log else CLUSTER_VERSION
 
 
 def undo(store: Store, fingerprint: str, params: ClusterParams) -> None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -84,11 +84,15 @@ def projection_key(emb: Embeddings, params: ReduceParams) -> str:
     )
 
 
-def clustering_key(emb: Embeddings, params: ClusterParams, width: int = GRAPH_K) -> str:
-    graph = graph_identity(emb, graph_width(emb, width))
-    return artifact_key(
-        "clustering", emb.fingerprint, {"params": params, "graph": graph, "v": CLUSTER_VERSION}
-    )
+def clustering_key(
+    emb: Embeddings, params: ClusterParams, width: int = GRAPH_K, version: int = CLUSTER_VERSION
+) -> str:
+    """The store key of the clustering that cluster() of `version` makes (1: made before
+    clusterings carried a version, keyed without it)."""
+    identity = {"params": params, "graph": graph_identity(emb, graph_width(emb, width))}
+    if version > 1:
+        identity["v"] = version
+    return artifact_key("clustering", emb.fingerprint, identity)
 
 
 def trust_key(emb: Embeddings, coords: np.ndarray, width: int = GRAPH_K) -> str:
@@ -175,7 +179,9 @@ class LabelledClustering:
     user_names: dict[str, dict[int, str]] = field(default_factory=dict)
     """Names the user gave ({"fine": {cluster: name}, "broad": {...}}): before any other."""
     edited: int = 0
-    """How many of the user's edits are applied."""
+    """How many of the user's edits are kept: applied, unless a note says they were set aside."""
+    version: int = CLUSTER_VERSION
+    """The version of cluster() that made the automatic clusters under the edits."""
 
     @property
     def labels(self) -> np.ndarray:
@@ -223,13 +229,9 @@ def clustering(
     the store instead, the `width` it would have) is part of the key."""
     width = graph.k if graph is not None else graph_width(emb, width)
     key = clustering_key(emb, params, width)
-    hit = store.get_artifact(key) if store else None
+    hit = _stored_clustering(store, key, CLUSTER_VERSION)
     if hit is not None:
-        meta = json.loads(str(hit["meta"]))
-        result = Clustering(hit["labels"], hit["broad"], tuple(meta["notes"]))
-        return LabelledClustering(
-            result, _summaries_from(meta["summaries"]), _summaries_from(meta["broad"]), key
-        )
+        return hit
     if params.method in ("auto", "agglomerative") and graph is None:
         graph = neighbor_graph(emb, store, width)
     with timed("clusters"):
@@ -247,14 +249,66 @@ def clustering(
     return LabelledClustering(result, summaries, broad, key)
 
 
+def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledClustering | None:
+    hit = store.get_artifact(key) if store else None
+    if hit is None:
+        return None
+    meta = json.loads(str(hit["meta"]))
+    result = Clustering(hit["labels"], hit["broad"], tuple(meta["notes"]))
+    summaries, broad = _summaries_from(meta["summaries"]), _summaries_from(meta["broad"])
+    return LabelledClustering(result, summaries, broad, key, version=version)
+
+
+def _noted(base: LabelledClustering, note: str) -> LabelledClustering:
+    notes = (*base.clustering.notes, note)
+    return replace(base, clustering=Clustering(base.labels, base.broad, notes))
+
+
+def edit_base(
+    emb: Embeddings,
+    params: ClusterParams,
+    base: LabelledClustering,
+    store: Store | None,
+    log: list[dict],
+    width: int = GRAPH_K,
+) -> LabelledClustering | None:
+    """The automatic clusters the edits in `log` were made on: `base` (this cluster()'s), the
+    stored clusters of the earlier version they were made on, or None when those are gone."""
+    version = curation.edits_version(log)
+    if version == base.version:
+        return base
+    return _stored_clustering(store, clustering_key(emb, params, width, version), version)
+
+
 def curated(
-    corpus: Corpus, emb: Embeddings, params: ClusterParams, base: LabelledClustering, store: Store | None
+    corpus: Corpus,
+    emb: Embeddings,
+    params: ClusterParams,
+    base: LabelledClustering,
+    store: Store | None,
+    width: int = GRAPH_K,
 ) -> LabelledClustering:
     """The clusters with the user's stored edits applied (renamed, merged, split, moved), their
-    summaries counted again; `base` itself when there are none."""
+    summaries counted again; `base` itself when there are none. Edits name clusters by number,
+    so they apply to the clusters they were made on: where a newer cluster() finds other
+    clusters, the stored ones of the edits' version are shown, or, gone from the store, the
+    edits are kept but not applied (a rename must not land on another cluster)."""
     log = curation.edits(store, emb.fingerprint, params) if store else []
     if not log:
         return base
+    made_on = edit_base(emb, params, base, store, log, width)
+    if made_on is None:
+        return _noted(
+            replace(base, edited=len(log)),
+            f"{len(log)} cluster edit(s) were made on the clusters of an earlier embedviz, which the "
+            "store no longer holds: they are kept, not applied. Undo them to edit these clusters.",
+        )
+    if made_on is not base:
+        base = _noted(
+            made_on,
+            f"Your {len(log)} cluster edit(s) were made on the clusters of an earlier embedviz, so "
+            "those are shown; undo them all to see the clusters embedviz finds now.",
+        )
     labels, broad, names = curation.apply_edits(base.labels, base.broad, emb.vectors, log)
     result = Clustering(labels, broad, base.clustering.notes)
     return LabelledClustering(
@@ -264,6 +318,7 @@ def curated(
         f"{base.key}:edits:{digest(log)}",
         names,
         len(log),
+        base.version,
     )
 
 
@@ -309,9 +364,8 @@ def build_map(
 
     def group() -> LabelledClustering:
         on_progress(Progress("cluster", 0, 1))
-        result = curated(
-            corpus, emb, cluster_params, clustering(corpus, emb, cluster_params, store, graph, width), store
-        )
+        base = clustering(corpus, emb, cluster_params, store, graph, width)
+        result = curated(corpus, emb, cluster_params, base, store, width)
         on_progress(Progress("cluster", 1, 1))
         return result
 

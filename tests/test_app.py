@@ -515,6 +515,14 @@ def test_cluster_edits_rename_merge_and_undo():
     at.button(key="edit.merge_button").click().run()
     assert int(metrics(at)["Fine clusters"]) == k - 1
     assert any("(2 edit(s) kept)" in e.label for e in at.expander)
+    # an edit after a merge: the log is applied once, to the automatic clusters (it was applied
+    # again to the merged ones, and every later edit failed with "there is no cluster 1")
+    at.text_input(key="edit.name").set_value("Merged rockets")
+    at.button(key="edit.rename_button").click().run()
+    assert not at.exception and not at.error
+    assert any(o.endswith(": Merged rockets") for o in at.selectbox(key="edit.rename").options)
+    assert any("(3 edit(s) kept)" in e.label for e in at.expander)
+    at.button(key="edit.undo").click().run()
     at.button(key="edit.undo").click().run()
     assert int(metrics(at)["Fine clusters"]) == k
     at.button(key="edit.undo").click().run()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,6 +117,41 @@ def test_edits_apply_in_order_and_undo_restores(tmp_path, corpus):
     assert curated(corpus, emb, params, base, store) is base
     other = ClusterParams(k=6)  # edits belong to one clustering
     assert cur.edits(store, emb.fingerprint, other) == []
+
+
+def test_edits_stay_on_the_clusters_they_were_made_on_when_a_newer_embedviz_finds_others(tmp_path, corpus):
+    from embedviz.cluster import CLUSTER_VERSION
+    from embedviz.pipeline import clustering_key
+
+    store = Store(tmp_path / "s.sqlite")
+    emb = embeddings(corpus, make_backend("planted"), store)
+    params = ClusterParams(k=5)
+    base = clustering(corpus, emb, params, store)
+    # the clusters an earlier cluster() stored: the same groups, numbered otherwise
+    earlier = dict(store.get_artifact(clustering_key(emb, params)))
+    earlier["labels"] = (base.labels + 1) % 5
+    old = CLUSTER_VERSION - 1
+    store.put_artifact(clustering_key(emb, params, version=old), "clustering", earlier)
+    rename = {"op": "rename", "cluster": 0, "name": "Rockets"}
+    cur.add_edit(store, emb.fingerprint, params, rename, earlier["labels"], base.broad, emb.vectors, old)
+
+    shown = curated(corpus, emb, params, base, store)
+    assert (shown.labels == earlier["labels"]).all(), "the clusters the rename was made on"
+    assert shown.names("fine")[0] == "Rockets" and shown.edited == 1
+    assert any("earlier embedviz, so those are shown" in n for n in shown.clustering.notes)
+    with pytest.raises(InputError, match="undo them"):  # not on today's clusters under the old log
+        cur.add_edit(store, emb.fingerprint, params, rename, base.labels, base.broad, emb.vectors)
+    merge = {"op": "merge", "clusters": [0, 1]}
+    cur.add_edit(store, emb.fingerprint, params, merge, earlier["labels"], base.broad, emb.vectors, old)
+    assert curated(corpus, emb, params, base, store).edited == 2
+
+    # gone from the store: the edits are kept, not applied to clusters they were not made on
+    fresh = Store(tmp_path / "fresh.sqlite")
+    for edit in cur.edits(store, emb.fingerprint, params):
+        fresh.add_edit(cur.edits_dataset(emb.fingerprint, params), json.dumps(edit, sort_keys=True))
+    kept = curated(corpus, emb, params, clustering(corpus, emb, params, fresh), fresh)
+    assert (kept.labels == base.labels).all() and kept.names("fine")[0] != "Rockets"
+    assert kept.edited == 2 and any("kept, not applied" in n for n in kept.clustering.notes)
 
 
 @pytest.mark.parametrize(

@@ -125,11 +125,11 @@ def test_a_stored_projection_or_clustering_is_not_reused_once_its_method_changed
     from embedviz import ClusterParams, pipeline
 
     emb = embed(TEXTS, make_backend("planted"))
-    cluster_key = pipeline.clustering_key(emb, ClusterParams())
+    now = pipeline.clustering_key(emb, ClusterParams())
+    assert now == pipeline.clustering_key(emb, ClusterParams(), version=pipeline.CLUSTER_VERSION)
+    assert now != pipeline.clustering_key(emb, ClusterParams(), version=pipeline.CLUSTER_VERSION + 1)
     projection_key = pipeline.projection_key(emb, ReduceParams(method="pca"))
-    monkeypatch.setattr(pipeline, "CLUSTER_VERSION", pipeline.CLUSTER_VERSION + 1)
     monkeypatch.setattr(pipeline, "REDUCE_VERSION", pipeline.REDUCE_VERSION + 1)
-    assert pipeline.clustering_key(emb, ClusterParams()) != cluster_key
     assert pipeline.projection_key(emb, ReduceParams(method="pca")) != projection_key
 
 

@@ -330,7 +330,19 @@ def projection(emb: Embeddings, params: ReduceParams | None = None) -> Projectio
 def clusters(
     data: Corpus, emb: Embeddings, params: ClusterParams | None = None
 ) -> pipeline.LabelledClustering:
+    """The clusters as the user has them: the automatic ones with their stored edits applied."""
     params = params or state.cluster_params()
+    base = automatic_clusters(data, emb, params)
+    log = curation.edits(store(), emb.fingerprint, params)  # another session's edits show on a rerun
+    if not log:
+        return base
+    return shared(
+        ("curated", base.key, store_digest(log)), lambda: pipeline.curated(data, emb, params, base, store())
+    )
+
+
+def automatic_clusters(data: Corpus, emb: Embeddings, params: ClusterParams) -> pipeline.LabelledClustering:
+    """The clusters cluster() finds, before the user's edits; asked for first when long."""
     key = ("clusters", emb.fingerprint, params)
     if memo().peek(key) is None and not store().has_artifact(pipeline.clustering_key(emb, params)):
         seconds = clustering_seconds(params.method, len(emb))
@@ -342,20 +354,24 @@ def clusters(
         with st.spinner("Clustering…"):
             return pipeline.clustering(data, emb, params, store())
 
-    base = shared(key, compute)
-    log = curation.edits(store(), emb.fingerprint, params)  # another session's edits show on a rerun
-    if not log:
-        return base
-    return shared(
-        ("curated", base.key, store_digest(log)), lambda: pipeline.curated(data, emb, params, base, store())
-    )
+    return shared(key, compute)
 
 
 def edit_clusters(data: Corpus, emb: Embeddings, edit: dict, params: ClusterParams | None = None) -> None:
-    """Check an edit against the clusters as they stand and keep it in the store."""
+    """Check an edit against the clusters as they stand and keep it in the store: the edit
+    and the log before it are applied to the automatic clusters the log was made on."""
     params = params or state.cluster_params()
-    now = clusters(data, emb, params)
-    curation.add_edit(store(), emb.fingerprint, params, edit, now.labels, now.broad, emb.vectors)
+    log = curation.edits(store(), emb.fingerprint, params)
+    base = automatic_clusters(data, emb, params)
+    made_on = pipeline.edit_base(emb, params, base, store(), log) if log else base
+    if made_on is None:
+        raise InputError(
+            f"the {len(log)} earlier cluster edit(s) were made on clusters the store no longer holds; "
+            "undo them before editing these."
+        )
+    curation.add_edit(
+        store(), emb.fingerprint, params, edit, made_on.labels, made_on.broad, emb.vectors, made_on.version
+    )
 
 
 def undo_cluster_edit(emb: Embeddings, params: ClusterParams | None = None) -> None:
