@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from embedviz import columns
 from embedviz.placement import Name
 
 HOVER_CHARS = 140
@@ -93,14 +94,15 @@ class Legend(NamedTuple):
 
 
 def categories(values: pd.Series) -> Legend | None:
-    """The values as legend entries, or None for numbers of many values, which take a colour
-    scale. 150 intents keep their names in the legend, not rank numbers on a scale; a count of 0
-    to 10 reads 0, 1, 2, ..., not 3.0, 1.0, 0.0 as they first appear."""
+    """The values as legend entries, or None for numbers or dates of many values, which take a
+    colour scale (columns.on_scale). 150 intents keep their names in the legend, not rank
+    numbers on a scale; a count of 0 to 10 reads 0, 1, 2, ..., not 3.0, 1.0, 0.0 as they first
+    appear."""
     if pd.api.types.is_bool_dtype(values):
         values = values.astype(str)
+    elif columns.on_scale(values):
+        return None
     elif pd.api.types.is_numeric_dtype(values):
-        if values.nunique() > 12:
-            return None
         text = values.map(lambda v: "(none)" if pd.isna(v) else _number(v)).to_numpy(dtype=str)
         order = [_number(v) for v in sorted(values.dropna().unique())]
         return Legend(text, order + (["(none)"] if values.isna().any() else []), None)
@@ -149,12 +151,13 @@ def map_figure(
         fig.add_trace(_density(coords))
     # colours are decided on every drawn row, so a filter dims points without recolouring the rest
     legend = None if color is None else categories(color)
-    numbers = (
-        None if color is None or legend is not None else pd.to_numeric(color, errors="coerce").to_numpy()
-    )
+    numbers = None if color is None or legend is not None else columns.as_numbers(color)
     scale = {}
     if numbers is not None and np.isfinite(numbers).any():
         scale = {"cmin": float(np.nanmin(numbers)), "cmax": float(np.nanmax(numbers))}
+    colorbar = {"title": {"text": color_title}}
+    if scale and not pd.api.types.is_numeric_dtype(color):  # dates: ticks written as dates
+        colorbar["tickvals"], colorbar["ticktext"] = columns.date_ticks(scale["cmin"], scale["cmax"])
     if keep is not None and not keep.all():
         out = np.flatnonzero(~keep)
         dim = {"color": "rgb(190,190,190)", "opacity": 0.25, "size": 4 if dims == 2 else 2}
@@ -180,7 +183,7 @@ def map_figure(
                 "color": numbers,
                 "colorscale": "Viridis",
                 "showscale": True,
-                "colorbar": {"title": {"text": color_title}},
+                "colorbar": colorbar,
                 **scale,
             }
         fig.add_trace(_points(points, hover, ids, dims, name="texts", marker=marker))
@@ -419,7 +422,7 @@ def static_image(
             mask = legend.values == value
             ax.scatter(*coords[mask, :2].T, s=point_size, color=legend.colour(i), lw=0, rasterized=True)
     else:
-        numbers = None if color is None else pd.to_numeric(color, errors="coerce").to_numpy()
+        numbers = None if color is None else columns.as_numbers(color)
         ax.scatter(*coords[:, :2].T, s=point_size, c=numbers, cmap="viridis", lw=0, rasterized=True)
     for name in names:
         broad = name.level == "broad"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from embedviz import columns
 from embedviz.errors import InputError
 
 
@@ -24,7 +25,9 @@ class Filter:
     """Kept values of `column` (compared as text); empty keeps all."""
     low: float | None = None
     high: float | None = None
-    """A numeric column's kept range, ends included."""
+    """A numeric or date column's kept range, ends included (dates in seconds since 1970)."""
+    dates: bool = False
+    """The range is of dates: it is written as dates."""
 
     @property
     def active(self) -> bool:
@@ -41,7 +44,13 @@ class Filter:
                 f"{self.column} is {', '.join(self.values[:5])}{'…' if len(self.values) > 5 else ''}"
             )
         if self.column is not None and (self.low is not None or self.high is not None):
-            parts.append(f"{self.column} from {self.low:g} to {self.high:g}")
+            ends = [v for v in (self.low, self.high) if v is not None]
+            written = columns.dates_text(*ends) if self.dates else [f"{v:g}" for v in ends]
+            if self.low is None:
+                written.insert(0, "…")
+            if self.high is None:
+                written.append("…")
+            parts.append(f"{self.column} from {written[0]} to {written[1]}")
         return " and ".join(parts)
 
 
@@ -80,8 +89,12 @@ def mask(frame: pd.DataFrame, text_column: str, flt: Filter) -> np.ndarray:
         if flt.values:
             keep &= values.astype(str).isin(flt.values).to_numpy()
         if flt.low is not None or flt.high is not None:
-            numbers = pd.to_numeric(values, errors="coerce")
+            numbers = columns.as_numbers(values)
+            if numbers is None:
+                raise InputError(
+                    f"the column {flt.column!r} holds neither numbers nor dates to keep a range of."
+                )
             low = -np.inf if flt.low is None else flt.low
             high = np.inf if flt.high is None else flt.high
-            keep &= numbers.between(low, high).fillna(False).to_numpy(dtype=bool)
+            keep &= (numbers >= low) & (numbers <= high)
     return keep

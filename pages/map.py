@@ -1,10 +1,11 @@
 """Map: the texts as a scatter with their cluster names, coloured by cluster, a column, a score
 or a query; narrowed by a text or metadata filter; selected rows in a table."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from embedviz import drawing, export, figures, pipeline, scale
+from embedviz import columns, drawing, export, figures, pipeline, scale
 from embedviz.analysis import place_query
 from embedviz.drawing import (
     COLOR_BROAD,
@@ -120,30 +121,42 @@ def filter_controls(corpus) -> None:
             value=current.text,
             key="map.w.filter",
         )
-        columns = ["(none)", *corpus.metadata_columns]
+        choices = ["(none)", *corpus.metadata_columns]
         column = middle.selectbox(
             "Filter by column",
-            columns,
-            index=columns.index(current.column) if current.column in columns else 0,
+            choices,
+            index=choices.index(current.column) if current.column in choices else 0,
             key="map.w.filter_column",
         )
-        values, low, high = (), None, None
+        values, low, high, dates = (), None, None, False
         if column != "(none)":
             series = corpus.frame[column]
-            if pd.api.types.is_numeric_dtype(series) and series.nunique() > 12:
-                lo, hi = float(series.min()), float(series.max())
-                if lo < hi:
+            if columns.on_scale(series):
+                numbers = columns.as_numbers(series)
+                lo, hi = float(np.nanmin(numbers)), float(np.nanmax(numbers))
+                dates = not pd.api.types.is_numeric_dtype(series)
+                kept = current.column == column and current.low is not None and current.high is not None
+                if dates:
+                    first, last, step, fmt = columns.date_slider(lo, hi)
                     start = (
-                        (current.low, current.high)
-                        if current.column == column and current.low is not None
-                        else (lo, hi)
+                        tuple(
+                            min(max(columns.to_datetime(v), first), last) for v in (current.low, current.high)
+                        )
+                        if kept
+                        else (first, last)
                     )
+                    picked = right.slider(
+                        "Dates", first, last, start, step, format=fmt, key="map.w.filter_dates"
+                    )
+                    low, high = (columns.to_seconds(v) for v in picked)
+                elif lo < hi:
+                    start = (current.low, current.high) if kept else (lo, hi)
                     low, high = right.slider("Range", lo, hi, start, key="map.w.filter_range")
             else:
                 options = layout.value_options(series)
                 kept = [v for v in current.values if v in options] if current.column == column else []
                 values = tuple(right.multiselect("Values", options, default=kept, key="map.w.filter_values"))
-        state.set_map_filter(Filter(text, None if column == "(none)" else column, values, low, high))
+        state.set_map_filter(Filter(text, None if column == "(none)" else column, values, low, high, dates))
 
 
 state.apply_link_once()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -427,6 +428,29 @@ def test_no_page_imports_a_compute_library():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not {n.split(".")[0] for n in names} & forbidden, (page.name, names)
+
+
+def test_a_column_of_dates_is_coloured_on_a_scale_and_filtered_by_a_range_of_dates():
+    frame = planted_frame(per_topic=20)
+    frame["when"] = pd.date_range("2024-01-01", periods=len(frame), freq="D").strftime("%Y-%m-%d")
+    digest = compute.remember_input("dated.csv", frame.to_csv(index=False).encode())
+    at = app()
+    at.session_state["data.source"] = DataSource("upload", "dated.csv", digest)
+    at.session_state["data.backend"] = BackendChoice("planted")
+    at.run()
+    at.selectbox(key="map.w.color").select("when").run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    (points,) = [t for t in spec["data"] if t.get("name") == "texts"]
+    assert points["marker"]["colorbar"]["ticktext"][0] == "2024-01-01"
+    at.selectbox(key="map.w.filter_column").select("when").run()
+    days = at.slider(key="map.w.filter_dates")
+    assert (days.value[0].date(), days.value[1].date()) == (date(2024, 1, 1), date(2024, 4, 9))
+    days.set_value((datetime(2024, 1, 11), datetime(2024, 1, 20))).run()
+    assert not at.exception and not at.error
+    assert any(
+        "Filter: when from 2024-01-11 to 2024-01-20: 10 of 100 texts match" in c.value for c in at.caption
+    )
+    assert dict(at.query_params)["filter_range"] == "1704931200:1705708800"
 
 
 def test_the_link_carries_every_setting_and_reopening_it_shows_the_same_view():

@@ -189,6 +189,34 @@ def test_numbers_of_many_values_take_a_colour_scale_and_a_few_a_legend_in_order(
     assert [len(t.x) for t in traces] == [int((counts == k).sum()) for k in range(11)]
 
 
+def test_dates_take_a_colour_scale_written_as_dates_and_filter_by_a_range_of_them():
+    from embedviz import columns
+
+    coords = np.random.default_rng(0).normal(size=(60, 2))
+    days = pd.Series(pd.date_range("2024-01-01", periods=60, freq="D"))
+    # as a datetime column (Parquet) and as ISO text (CSV), with a missing value
+    text = days.dt.strftime("%Y-%m-%d").astype(object)
+    text[5] = None
+    for values in (days, text):
+        (trace,) = [t for t in figures.map_figure(coords, None, values).data if t.mode == "markers"]
+        assert trace.marker.showscale, "a scale, not 47 dates and a grey 'other'"
+        assert (
+            trace.marker.colorbar.ticktext[0] == "2024-01-01"
+            and trace.marker.colorbar.ticktext[-1] == "2024-02-29"
+        )
+    seconds = columns.as_numbers(text)
+    assert np.isnan(seconds[5]) and seconds[1] - seconds[0] == 86400
+    assert columns.as_numbers(pd.Series(["2024-01-01", "not a date"])) is None
+    assert columns.as_numbers(pd.Series(["a", "b"])) is None and not columns.on_scale(days[:12])
+    frame = pd.DataFrame({"text": ["x"] * 60, "when": text})
+    low, high = columns.to_seconds(pd.Timestamp("2024-01-10")), columns.to_seconds(pd.Timestamp("2024-01-12"))
+    kept = Filter(column="when", low=low, high=high, dates=True)
+    assert np.flatnonzero(mask(frame, "text", kept)).tolist() == [9, 10, 11]
+    assert kept.describe() == "when from 2024-01-10 to 2024-01-12"
+    first, last, step, _ = columns.date_slider(seconds[0] + 3600, np.nanmax(seconds))
+    assert first <= pd.Timestamp("2024-01-01 01:00") and last >= pd.Timestamp("2024-02-29") and step.days == 1
+
+
 def test_a_filter_dims_points_without_recolouring_the_rest():
     rng = np.random.default_rng(0)
     coords = rng.normal(size=(300, 2))

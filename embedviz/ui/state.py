@@ -224,7 +224,7 @@ def link() -> dict[str, str]:
         if f.values:
             out["filter_values"] = "\x1f".join(f.values)
         if f.low is not None and f.high is not None:
-            out["filter_range"] = f"{f.low:g}:{f.high:g}"
+            out["filter_range"] = f"{f.low:.15g}:{f.high:.15g}"  # a date's seconds to the second
     return out
 
 
