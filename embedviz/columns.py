@@ -25,14 +25,7 @@ def as_dates(values: pd.Series) -> pd.Series | None:
     text whose every value (of a spread sample, then all) is an ISO 8601 date. None otherwise."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return pd.to_datetime(values, utc=True)
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return None
-    present = values.dropna()
-    if present.empty:
-        return None
-    step = max(1, len(present) // DATE_SAMPLE)
-    sample = present.iloc[::step].astype(str).str.strip()
-    if not sample.str.fullmatch(DATE_TEXT).all():
+    if not _date_text(values):
         return None
     parsed = pd.to_datetime(values.astype(str).str.strip().where(values.notna()), errors="coerce", utc=True)
     if parsed[values.notna()].isna().any():  # a value outside the sample is not a date after all
@@ -55,9 +48,23 @@ def as_numbers(values: pd.Series) -> np.ndarray | None:
 
 def on_scale(values: pd.Series) -> bool:
     """True for a numeric or date column of SCALE_MIN_VALUES or more distinct values."""
-    if values.nunique() < SCALE_MIN_VALUES:
+    if pd.api.types.is_bool_dtype(values):
         return False
-    return as_numbers(values) is not None
+    numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)
+    if not (numeric or _date_text(values)):  # before counting values: a million ids are text
+        return False
+    return values.nunique() >= SCALE_MIN_VALUES and as_numbers(values) is not None
+
+
+def _date_text(values: pd.Series) -> bool:
+    """True when a spread sample of a text column's values are all ISO 8601 dates."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    present = values.dropna()
+    if present.empty:
+        return False
+    sample = present.iloc[:: max(1, len(present) // DATE_SAMPLE)].astype(str).str.strip()
+    return bool(sample.str.fullmatch(DATE_TEXT).all())
 
 
 def _seconds(dates: pd.Series) -> np.ndarray:
