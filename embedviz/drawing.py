@@ -57,11 +57,11 @@ def cluster_names(
     if clusters is None or level == "off" or len(coords) == 0:
         return []
     levels = ("broad", "fine") if level == "both" else (level,)
-    if level == "both" and clusters.clustering.broad_k == clusters.clustering.k:
-        levels = ("broad",)  # the two levels coincide: one name each
     wanted = []
     for lvl in levels:
         labels, _ = clusters.level(lvl)
+        if lvl == "fine" and level == "both":
+            labels = _beside_topics(labels, clusters.broad)
         wanted.append((lvl, labels, clusters.names(lvl, (custom or {}).get(lvl))))
     return placement.place(
         coords, wanted, placement.Canvas.fit(coords, figures.FIGURE_WIDTH, figures.FIGURE_HEIGHT)
@@ -70,6 +70,22 @@ def cluster_names(
 
 FILE_LEVELS = {"broad": "broad_cluster_label", "fine": "cluster_label"}
 """The columns an `embedviz map` output (or any file) names its clusters in, per level."""
+
+
+def _beside_topics(fine: np.ndarray, broad: np.ndarray) -> np.ndarray:
+    """The fine labels (n,) with -1 (not named) for each fine cluster that is the whole of its
+    broad topic: the topic's name already stands there (every cluster, where the levels
+    coincide)."""
+    if not len(fine) or fine.max() < 0:
+        return fine
+    present = (fine >= 0) & (broad >= 0)
+    pairs = np.unique(np.stack([fine[present], broad[present]]), axis=1)
+    topics, children = np.unique(pairs[1], return_counts=True)
+    sole_topics = topics[children == 1]
+    fine_size = np.bincount(fine[present], minlength=int(fine.max()) + 1)
+    broad_size = np.bincount(broad[present], minlength=int(broad.max()) + 1)
+    whole = [f for f, b in pairs.T if b in sole_topics and fine_size[f] == broad_size[b]]
+    return np.where(np.isin(fine, whole), -1, fine)
 
 
 def file_cluster_names(coords: np.ndarray, data: pd.DataFrame, level: NameLevels) -> list[Name]:
@@ -85,8 +101,9 @@ def file_cluster_names(coords: np.ndarray, data: pd.DataFrame, level: NameLevels
         unnamed = [i for i, name in enumerate(names) if name in (NOISE_LABEL, FAR_LABEL)]
         codes = np.where(np.isin(codes, unnamed), -1, codes).astype(np.int64)
         wanted.append((lvl, codes, {i: str(name) for i, name in enumerate(names)}))
-    if len(wanted) == 2 and wanted[0][1].max() == wanted[1][1].max():
-        wanted = wanted[:1]  # the two levels coincide: one name each
+    if len(wanted) == 2:
+        fine = wanted[1]
+        wanted[1] = (fine[0], _beside_topics(fine[1], wanted[0][1]), fine[2])
     return placement.place(
         coords, wanted, placement.Canvas.fit(coords, figures.FIGURE_WIDTH, figures.FIGURE_HEIGHT)
     )

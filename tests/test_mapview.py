@@ -63,6 +63,10 @@ def test_a_file_named_clusters_are_counted_and_named_on_its_own_map():
     both = drawing.file_cluster_names(coords, data, "both")
     assert {n.level for n in both} == {"broad", "fine"}
     assert "far from every cluster" not in {n.text for n in both}
+    # "fish" is the whole of the topic "sea": named once, by the topic; pets' clusters keep theirs
+    named = {(n.level, n.text) for n in both}
+    assert {("broad", "sea"), ("broad", "pets"), ("fine", "dogs")} <= named
+    assert ("fine", "fish") not in named
     assert drawing.file_cluster_names(coords, data, "off") == []
 
 
