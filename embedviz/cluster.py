@@ -341,12 +341,14 @@ def _auto(
     if params.k is None:
         notes.append(
             f"{_count(fine)} fine clusters: the best cut by modularity at resolution {FINE_RESOLUTION:g} "
-            f"({k}, of {fine_ks[0]} to {fine_ks[-1]} tried), found inside each broad topic."
+            f"({k}, of {fine_ks[0]} to {fine_ks[-1]} tried), found inside each broad topic; a text whose "
+            "nearest neighbours are mostly in another cluster of its topic joins that one."
         )
     if params.broad_k is None:
         notes.append(
             f"{_count(broad)} broad topics: the best modularity at resolution {BROAD_RESOLUTION:g} "
-            f"(2 to {broad_ks[-1]} tried)."
+            f"(2 to {broad_ks[-1]} tried); a text whose nearest neighbours are mostly in another topic "
+            "joins that one."
         )
     return fine, broad
 
