@@ -46,14 +46,19 @@ def as_numbers(values: pd.Series) -> np.ndarray | None:
     return _seconds(dates)
 
 
-def on_scale(values: pd.Series) -> bool:
-    """True for a numeric or date column of SCALE_MIN_VALUES or more distinct values."""
+def scale_values(values: pd.Series) -> np.ndarray | None:
+    """as_numbers of a numeric or date column of SCALE_MIN_VALUES or more distinct values, the
+    columns that take a colour scale and a range; None for any other."""
     if pd.api.types.is_bool_dtype(values):
-        return False
+        return None
     numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)
     if not (numeric or _date_text(values)):  # before counting values: a million ids are text
-        return False
-    return values.nunique() >= SCALE_MIN_VALUES and as_numbers(values) is not None
+        return None
+    return as_numbers(values) if values.nunique() >= SCALE_MIN_VALUES else None
+
+
+def on_scale(values: pd.Series) -> bool:
+    return scale_values(values) is not None
 
 
 def _date_text(values: pd.Series) -> bool:

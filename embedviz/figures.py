@@ -150,8 +150,8 @@ def map_figure(
     if len(rows) < len(coords) and dims == 2:
         fig.add_trace(_density(coords))
     # colours are decided on every drawn row, so a filter dims points without recolouring the rest
-    legend = None if color is None else categories(color)
-    numbers = None if color is None or legend is not None else columns.as_numbers(color)
+    numbers = None if color is None else columns.scale_values(color)
+    legend = None if color is None or numbers is not None else categories(color)
     scale = {}
     if numbers is not None and np.isfinite(numbers).any():
         scale = {"cmin": float(np.nanmin(numbers)), "cmax": float(np.nanmax(numbers))}
@@ -416,13 +416,13 @@ def static_image(
     dpi = 100
     fig, ax = plt.subplots(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
     point_size = float(np.clip(2000 / max(len(coords), 1) ** 0.5, 2, 40))  # area, pt^2
-    legend = None if color is None else categories(color)
+    numbers = None if color is None else columns.scale_values(color)
+    legend = None if color is None or numbers is not None else categories(color)
     if legend is not None:
         for i, value in enumerate(legend.order):
             mask = legend.values == value
             ax.scatter(*coords[mask, :2].T, s=point_size, color=legend.colour(i), lw=0, rasterized=True)
     else:
-        numbers = None if color is None else columns.as_numbers(color)
         ax.scatter(*coords[:, :2].T, s=point_size, c=numbers, cmap="viridis", lw=0, rasterized=True)
     for name in names:
         broad = name.level == "broad"

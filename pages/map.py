@@ -131,8 +131,8 @@ def filter_controls(corpus) -> None:
         values, low, high, dates = (), None, None, False
         if column != "(none)":
             series = corpus.frame[column]
-            if columns.on_scale(series):
-                numbers = columns.as_numbers(series)
+            numbers = columns.scale_values(series)
+            if numbers is not None:
                 lo, hi = float(np.nanmin(numbers)), float(np.nanmax(numbers))
                 dates = not pd.api.types.is_numeric_dtype(series)
                 kept = current.column == column and current.low is not None and current.high is not None

@@ -363,7 +363,7 @@ def edit_clusters(data: Corpus, emb: Embeddings, edit: dict, params: ClusterPara
     params = params or state.cluster_params()
     log = curation.edits(store(), emb.fingerprint, params)
     base = automatic_clusters(data, emb, params)
-    made_on = pipeline.edit_base(emb, params, base, store(), log) if log else base
+    made_on = pipeline.edit_base(emb, params, base, store(), log)
     if made_on is None:
         raise InputError(
             f"the {len(log)} earlier cluster edit(s) were made on clusters the store no longer holds; "
