@@ -113,7 +113,7 @@ def main() -> None:
     rows = []
     for name in args.datasets:
         rows.append(run(name, args.per_label, backend, store))
-        print(rows[-1], flush=True)
+        print(rows[-1], file=sys.stderr, flush=True)
     print_table(header, rows)
 
 

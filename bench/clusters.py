@@ -165,7 +165,7 @@ def main(specs: list[str]) -> None:
             f"| {kmeans:.3f} | {ratio:.2f} | {met} | {seed_fine:.2f} / {seed_broad:.2f} "
             f"| {sub_fine:.2f} / {sub_broad:.2f} | {seconds:.1f} |"
         )
-        print(rows[-1], flush=True)
+        print(rows[-1], file=sys.stderr, flush=True)
     print_table(header, rows)
 
 

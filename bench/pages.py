@@ -226,17 +226,17 @@ def measure(name: str, path: Path, cache: Path, points: int, pages: list[str], e
                     f"| {name} | {page} | {shown} | {first:.1f} | {seconds:.1f} | {mb:.2f} "
                     f"| {'; '.join(errors) or 'none'} | {'yes' if met else 'NO'} |"
                 )
-                print(rows[-1], flush=True)
+                print(rows[-1], file=sys.stderr, flush=True)
             for step, seconds, mb in extra(context, url):
                 met = seconds <= GOAL_SECONDS and mb < GOAL_MB
                 rows.append(
                     f"| {name} | {step} | | | {seconds:.1f} | {mb:.2f} | none | {'yes' if met else 'NO'} |"
                 )
-                print(rows[-1], flush=True)
+                print(rows[-1], file=sys.stderr, flush=True)
             gb = peak_gb(proc.pid)
         browser.close()
     rows.append(f"| {name} | server peak memory | {gb:.2f} GB | | | | | {'yes' if gb < GOAL_GB else 'NO'} |")
-    print(rows[-1], flush=True)
+    print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 
