@@ -16,6 +16,9 @@ hint: its own choice of layer, noise given to the nearest cluster centre) runs w
 and 2 on the same vectors: its cluster counts, mean ARI and agreement between seeds. Agreement: the mean ARI between the results
 for seeds 0, 1 and 2 (per level), and between the full result and one for a random 90% of the
 rows (on the rows both hold), which shows how much the result rests on the particular sample.
+Broad options: the topic counts the Clusters page offers as buttons (the automatic pick first,
+then the best cuts at finer resolutions); the option nearest the number of labels is what a
+user who expects about that many topics gets in one click, as a ratio to KMeans told the true k.
 """
 
 from __future__ import annotations
@@ -113,7 +116,7 @@ def main(specs: list[str]) -> None:
     header = (
         "| dataset | column | n | labels | fine k | broad k | fine ARI | broad ARI | matching level "
         "| BERTopic k | BERTopic noise | BERTopic ARI | EVoC k, seeds 0 / 1 / 2 | EVoC ARI | EVoC seed agreement "
-        "| KMeans true k ARI | auto / KMeans | goal met "
+        "| KMeans true k ARI | auto / KMeans | goal met | broad options | option nearest the labels / KMeans "
         "| seed agreement fine / broad | 90% subsample agreement fine / broad | auto s |"
     )
     rows, cache = [], {}
@@ -137,8 +140,9 @@ def main(specs: list[str]) -> None:
                 topics,
                 evocs,
                 subsample_agreement(emb.vectors, runs[0]),
+                graph,
             )
-        corpus, emb, runs, seconds, topics, evocs, (sub_fine, sub_broad) = cache[name]
+        corpus, emb, runs, seconds, topics, evocs, (sub_fine, sub_broad), graph = cache[name]
         truth = corpus.frame[column].astype(str).to_numpy()
         true_k = len(set(truth))
         auto = runs[0]
@@ -156,13 +160,22 @@ def main(specs: list[str]) -> None:
         evoc_ari = np.mean([adjusted_rand_score(truth, e) for e in evocs])
         ratio = matched / kmeans if kmeans > 0 else float("nan")
         met = "yes" if ratio >= GOAL_RATIO and matched > bert else "no"
+        # what a user who expects about true_k topics gets from the page's topic-count buttons
+        option = min(auto.broad_options, key=lambda b: abs(math.log(b / true_k)))
+        taken = (
+            auto
+            if option == auto.broad_k
+            else cluster(emb.vectors, ClusterParams(broad_k=option), neighbors=graph)
+        )
+        option_ratio = adjusted_rand_score(truth, taken.broad) / kmeans if kmeans > 0 else float("nan")
         seed_fine = mean_pairwise_ari([r.labels for r in runs])
         seed_broad = mean_pairwise_ari([r.broad for r in runs])
         rows.append(
             f"| {Path(name).name} | {column} | {len(corpus):,} | {true_k} | {auto.k} | {auto.broad_k} | {fine_ari:.3f} "
             f"| {broad_ari:.3f} | {level} | {k_of(topics)} | {(topics == -1).mean():.0%} | {bert:.3f} "
             f"| {' / '.join(str(k_of(e)) for e in evocs)} | {evoc_ari:.3f} | {mean_pairwise_ari(evocs):.2f} "
-            f"| {kmeans:.3f} | {ratio:.2f} | {met} | {seed_fine:.2f} / {seed_broad:.2f} "
+            f"| {kmeans:.3f} | {ratio:.2f} | {met} | {' / '.join(map(str, auto.broad_options))} "
+            f"| {option}: {option_ratio:.2f} | {seed_fine:.2f} / {seed_broad:.2f} "
             f"| {sub_fine:.2f} / {sub_broad:.2f} | {seconds:.1f} |"
         )
         print(rows[-1], file=sys.stderr, flush=True)

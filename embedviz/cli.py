@@ -368,14 +368,18 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
         )
         log.info("figure: wrote %s", args.figure)
     trust = result.projection.trustworthiness
+    clustering = result.clusters.clustering
     log.info(
         "map: %s, trustworthiness %s; %d clusters in %d broad topics; wrote %s",
         result.projection.method,
         f"{trust:.3f}" if trust is not None else "n/a",
-        result.clusters.clustering.k,
-        result.clusters.clustering.broad_k,
+        clustering.k,
+        clustering.broad_k,
         out,
     )
+    others = [str(b) for b in clustering.broad_options if b != clustering.broad_k]
+    if others:
+        log.info("the neighbour graph also supports %s broad topics: --broad-clusters N", " or ".join(others))
 
 
 def run_train(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: Store, bars: _Bars) -> None:

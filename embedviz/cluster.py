@@ -62,6 +62,10 @@ FINE_TEXTS_PER_CLUSTER = 10
 smaller groups are noise more than topics."""
 BROAD_MAX = 30
 """Broad topics are few enough to name on a map."""
+OPTION_RESOLUTIONS = (1.0, 2.0)
+"""Other broad topic counts offered to the user: the best cut at each of these resolutions
+(finer views of the same graph). Which level a corpus's labels name is the labeller's choice;
+on corpora of many broad topics these are often nearer it (bench/README)."""
 SILHOUETTE_SAMPLE = 3000
 SPACE_DIMENSIONS = 50
 """auto partitions a PCA of the vectors: the same groups as the full space, several times faster."""
@@ -112,6 +116,9 @@ class Clustering:
     labels: np.ndarray
     broad: np.ndarray
     notes: tuple[str, ...] = ()
+    broad_options: tuple[int, ...] = ()
+    """auto: the broad topic counts the neighbour graph supports (its pick and the best cut at
+    each of OPTION_RESOLUTIONS), ascending; empty for the other methods."""
 
     @property
     def k(self) -> int:
@@ -148,10 +155,10 @@ def cluster(
             if neighbors is not None:
                 neighbors = _distinct_graph(vectors, neighbors, distinct, inverse)
         if len(distinct) > AUTO_SAMPLE:
-            labels, broad = _auto_sampled(vectors, params, neighbors, notes, copies, distinct)
+            labels, broad, options = _auto_sampled(vectors, params, neighbors, notes, copies, distinct)
         else:
-            labels, broad = _auto(vectors, params, neighbors, notes, copies)
-        return Clustering(_by_size(labels[inverse]), _by_size(broad[inverse]), tuple(notes))
+            labels, broad, options = _auto(vectors, params, neighbors, notes, copies)
+        return Clustering(_by_size(labels[inverse]), _by_size(broad[inverse]), tuple(notes), options)
     if params.method == "hdbscan":
         labels = _hdbscan(vectors, params)
         if not params.keep_noise:
@@ -309,10 +316,11 @@ def _auto(
     neighbors: Neighbors | None,
     notes: list[str],
     copies: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """(fine, broad) labels (n,) from one Ward tree: each level the cut of best modularity at
     its resolution (or the k asked for), refined; each fine cluster inside one broad topic.
-    `copies` (n,): how many corpus rows hold each text."""
+    Last, the broad counts the graph supports (Clustering.broad_options). `copies` (n,): how
+    many corpus rows hold each text."""
     n = len(vectors)
     space = _space(vectors)
     graph = neighbors if neighbors is not None else knn_graph(vectors, PROPAGATE_NEIGHBORS)
@@ -324,13 +332,13 @@ def _auto(
         fine_ks = [min(params.k, n)]
     else:
         fine_ks = [k for k in K_CANDIDATES if floor <= k <= limit] or [min(floor, limit)]
-    broad_ks = [k for k in K_CANDIDATES if k <= min(BROAD_MAX, max(fine_ks))]
-    if params.broad_k is not None:
-        broad_ks = [min(params.broad_k, max(fine_ks))]
-    cuts = _ward_cuts(space, graph, sorted(set(fine_ks) | set(broad_ks)))
+    candidates = [k for k in K_CANDIDATES if k <= min(BROAD_MAX, max(fine_ks))] or [1]  # k = 1 asked
+    broad_ks = candidates if params.broad_k is None else [min(params.broad_k, max(fine_ks))]
+    cuts = _ward_cuts(space, graph, sorted(set(fine_ks) | set(broad_ks) | set(candidates)))
     k = _best_cut(cuts, fine_ks, fine_links, FINE_RESOLUTION)
-    overview = broad_ks if params.broad_k is not None else [b for b in broad_ks if b <= max(2, k // 2)]
-    k_broad = _best_cut(cuts, overview or broad_ks[:1], links, BROAD_RESOLUTION)
+    overview = [b for b in candidates if b <= max(2, k // 2)] or candidates[:1]
+    options = _broad_options(cuts, overview, links)
+    k_broad = options[0] if params.broad_k is None else broad_ks[0]
     broad = _smooth(_refine(space, cuts[k_broad], copies), graph, copies)
     if params.k is not None:  # the fine k asked for, exactly; each cluster joins its main topic
         fine = _smooth(_refine(space, cuts[k], copies), graph, copies)
@@ -350,7 +358,22 @@ def _auto(
             f"(2 to {broad_ks[-1]} tried); a text whose nearest neighbours are mostly in another topic "
             "joins that one."
         )
-    return fine, broad
+    finer = [str(b) for b in options if b > k_broad]
+    if params.broad_k is None and finer:
+        notes.append(
+            f"The graph also supports {' or '.join(finer)} broad topics (best at resolutions up to "
+            f"{OPTION_RESOLUTIONS[-1]:g}): a finer overview, which may be nearer the topics you know; "
+            "set the number of topics to see it."
+        )
+    return fine, broad, tuple(sorted(set(options)))
+
+
+def _broad_options(cuts: dict[int, np.ndarray], ks: list[int], links) -> tuple[int, ...]:
+    """The best k of ks at BROAD_RESOLUTION (first), then at each of OPTION_RESOLUTIONS where it
+    is another k below the largest tried (a best cut at the edge of the range is no peak)."""
+    chosen = _best_cut(cuts, ks, links, BROAD_RESOLUTION)
+    others = [_best_cut(cuts, ks, links, r) for r in OPTION_RESOLUTIONS]
+    return (chosen, *sorted({b for b in others if b != chosen and b < ks[-1]}))
 
 
 def _smooth(
@@ -420,13 +443,15 @@ def _auto_sampled(
     notes: list[str],
     copies: np.ndarray,
     rows: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """auto on a sample (sample_rows of the corpus row numbers `rows`, ascending, (n,)), then the
     rest by their neighbours' clusters; each text's broad topic is its fine cluster's."""
     n = len(vectors)
     sample = np.searchsorted(rows, sample_rows(rows, AUTO_SAMPLE))
     part = vectors[sample]
-    fine_part, broad_part = _auto(part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes, copies[sample])
+    fine_part, broad_part, options = _auto(
+        part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes, copies[sample]
+    )
     labels = np.full(n, -1, dtype=np.int64)
     labels[sample] = fine_part
     notes.append(
@@ -437,7 +462,7 @@ def _auto_sampled(
     labels = propagate(vectors, labels, graph)
     parent = np.zeros(int(fine_part.max()) + 1, dtype=np.int64)
     parent[fine_part] = broad_part
-    return labels, parent[labels]
+    return labels, parent[labels], options
 
 
 # modularity: how much more a partition keeps the kNN links inside its clusters than chance

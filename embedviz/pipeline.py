@@ -241,6 +241,7 @@ def clustering(
     if store:
         meta = {
             "notes": result.notes,
+            "broad_options": result.broad_options,
             "summaries": [asdict(s) for s in summaries],
             "broad": [asdict(s) for s in broad],
         }
@@ -254,14 +255,16 @@ def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledC
     if hit is None:
         return None
     meta = json.loads(str(hit["meta"]))
-    result = Clustering(hit["labels"], hit["broad"], tuple(meta["notes"]))
+    result = Clustering(
+        hit["labels"], hit["broad"], tuple(meta["notes"]), tuple(meta.get("broad_options", ()))
+    )
     summaries, broad = _summaries_from(meta["summaries"]), _summaries_from(meta["broad"])
     return LabelledClustering(result, summaries, broad, key, version=version)
 
 
 def _noted(base: LabelledClustering, note: str) -> LabelledClustering:
     notes = (*base.clustering.notes, note)
-    return replace(base, clustering=Clustering(base.labels, base.broad, notes))
+    return replace(base, clustering=replace(base.clustering, notes=notes))
 
 
 def edit_base(
@@ -310,7 +313,7 @@ def curated(
             "those are shown; undo them all to see the clusters embedviz finds now.",
         )
     labels, broad, names = curation.apply_edits(base.labels, base.broad, emb.vectors, log)
-    result = Clustering(labels, broad, base.clustering.notes)
+    result = replace(base.clustering, labels=labels, broad=broad)
     return LabelledClustering(
         result,
         tuple(summarize(corpus.texts, emb.vectors, labels)),

@@ -76,3 +76,23 @@ def planted_frame(per_topic: int = 30, seed: int = 0) -> pd.DataFrame:
             text = f"{fill[0]} {words[0]} {fill[1]} {words[1]} {words[2]} {fill[2]} {words[3]} {i}"
             rows.append({"text": text, "label": topic, "score": float(rng.random())})
     return pd.DataFrame(rows)
+
+
+def three_levels(seed: int = 2, themes: int = 4, topics: int = 4, subtopics: int = 4, per: int = 30):
+    """Unit vectors (n, 64) of 4 themes x 4 topics x 4 subtopics, 30 texts each, with the themes'
+    and topics' labels (n,). Topics of a theme share links, so the overview at the default
+    resolution merges some of them; the finer counts it offers hold them apart."""
+    rng = np.random.default_rng(seed)
+    d = 64
+    rows, theme_of, topic_of = [], [], []
+    for t in range(themes):
+        theme = 3.0 * rng.normal(size=d)
+        for s in range(topics):
+            topic = theme + 1.0 * rng.normal(size=d)
+            for _ in range(subtopics):
+                rows.append(topic + 1.2 * rng.normal(size=d) + 2.0 * rng.normal(size=(per, d)))
+                theme_of += [t] * per
+                topic_of += [t * topics + s] * per
+    vectors = np.vstack(rows).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors, np.array(theme_of), np.array(topic_of)

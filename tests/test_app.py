@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from embedviz.ui import compute
 from embedviz.ui.state import BackendChoice, DataSource
-from tests.planted import planted_frame
+from tests.planted import planted_frame, three_levels
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [
@@ -179,6 +179,29 @@ def test_clusters_show_both_levels_the_tree_members_and_agreement():
     assert len(at.dataframe[0].value) == fine.set_index("cluster")["size"][0]
     shown = metrics(at)
     assert float(shown["Adjusted Rand index (broad)"]) > 0.9
+
+
+def test_clusters_offer_the_other_topic_counts_the_graph_supports():
+    vectors, _, _ = three_levels()  # 16 planted topics; the overview merges some
+    frame = pd.DataFrame(
+        {
+            "text": [f"text {i}" for i in range(len(vectors))],
+            "vector": [" ".join(map(str, v)) for v in vectors],
+        }
+    )
+    digest = compute.remember_input("levels.csv", frame.to_csv(index=False).encode())
+    at = app("pages/clusters.py")
+    at.session_state["data.source"] = DataSource("upload", "levels.csv", digest)
+    at.session_state["data.backend"] = BackendChoice("precomputed", vectors="vector")
+    at.run()
+    assert not at.exception and not at.error
+    picked = int(metrics(at)["Broad topics"])
+    assert picked < 16
+    at.button(key="clusters.topics.16").click().run()
+    assert metrics(at)["Broad topics"] == "16"
+    assert at.toggle(key="clusters.w.broad_auto").value is False
+    at.button(key="clusters.topics.None").click().run()  # back to the automatic pick
+    assert metrics(at)["Broad topics"] == str(picked)
 
 
 def test_insights_outliers_diversity_and_classification():

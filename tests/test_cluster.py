@@ -10,7 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 from embedviz import ClusterParams, InputError, cluster, knn_graph, make_backend
 from embedviz.labels import keywords, stop_words, summarize
 from embedviz.neighbors import Neighbors
-from tests.planted import TOPICS, planted_frame
+from tests.planted import TOPICS, planted_frame, three_levels
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +104,26 @@ def test_auto_does_not_collapse_many_even_topics():
     assert adjusted_rand_score(truth, result.labels) > 0.85
     assert 5 <= result.broad_k <= result.k // 2
     assert_nested(result)
+
+
+def test_broad_options_offer_the_finer_level_the_overview_merged():
+    vectors, _, topics = three_levels()  # 16 planted topics
+    graph = knn_graph(vectors, 30)
+    result = cluster(vectors, neighbors=graph)
+    assert result.broad_options[0] == result.broad_k < 16, "the overview merged some topics"
+    assert 16 in result.broad_options
+    assert any("also supports" in note and "16" in note for note in result.notes)
+    assert all(b <= result.k // 2 for b in result.broad_options)
+    taken = cluster(vectors, ClusterParams(broad_k=16), neighbors=graph)
+    assert taken.broad_k == 16 and adjusted_rand_score(topics, taken.broad) > 0.95
+    assert taken.broad_options == result.broad_options, "the choices stay once one is taken"
+    assert cluster(vectors, ClusterParams(method="kmeans", k=8)).broad_options == ()
+
+
+def test_auto_with_one_fine_cluster_asked_for():
+    vectors, _, _ = hierarchy()
+    result = cluster(vectors, ClusterParams(k=1))
+    assert (result.k, result.broad_k, result.broad_options) == (1, 1, (1,))
 
 
 def test_modularity_scores_kept_links_above_chance():
