@@ -3,13 +3,16 @@ clusters on data the method was not chosen on (`bench/clusters.py PATH`).
 
     apt-get update -o Acquire::Languages=en      # once, as root: the long descriptions
     python bench/outside_corpora.py [--out DIR]   # default ~/.cache/embedviz-bench/corpora
-    python bench/clusters.py DIR/debian_sections DIR/debian_works_with DIR/wordnet_nouns
+    python bench/clusters.py DIR/debian_sections DIR/debian_sections20 DIR/debian_works_with \
+        DIR/wordnet_nouns DIR/python_docstrings
 
 Every package's text is its short and long English description. Two label sets, both of many
 broad topics of uneven size, the kind of corpus on which automatic clusters used to collapse:
 
 - debian_sections: the archive section, for 14 subject sections (games, sound, fonts, math,
   hamradio, ...), at most 400 packages each;
+- debian_sections20: the same and six more sections (net, admin, web, text, devel, kernel), at
+  most 300 packages each: 20 topics, some of them near one another;
 - debian_works_with: the debtags facet `works-with` (audio, mail, db, image, ...), for packages
   with exactly one such tag, 18 values with at least 40 packages, at most 250 each.
 
@@ -20,15 +23,26 @@ A third, an encyclopedia-like set: wordnet_nouns, WordNet 3.0's noun entries (pa
 wordnet-base, fetched with `apt-get download`), each text its words and gloss ("dog, domestic
 dog, Canis familiaris: a member of the genus Canis ..."), labelled by WordNet's lexicographer
 file (noun.animal, noun.food, noun.artifact, noun.feeling, ...): the 23 files of at least 400
-entries, 200 entries each. Nothing is written inside the repository.
+entries, 200 entries each.
+
+A fourth, API documentation: python_docstrings, the first paragraph of the docstring of every
+public function and class of 68 modules of the standard library and of the packages embedviz
+installs ("loads: Deserialize s to a Python object."), labelled by top-level package (about
+60, of very uneven size) and kind (function or class). It follows the installed versions.
+Nothing is written inside the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import inspect
+import io
 import re
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -50,6 +64,78 @@ SECTIONS = [
     "editors",
     "tex",
     "vcs",
+]
+MORE_SECTIONS = ["net", "admin", "web", "text", "devel", "kernel"]
+MODULES = [
+    "json",
+    "os",
+    "re",
+    "email",
+    "http",
+    "xml",
+    "asyncio",
+    "collections",
+    "itertools",
+    "functools",
+    "pathlib",
+    "sqlite3",
+    "csv",
+    "datetime",
+    "decimal",
+    "fractions",
+    "statistics",
+    "random",
+    "math",
+    "string",
+    "textwrap",
+    "unicodedata",
+    "logging",
+    "argparse",
+    "subprocess",
+    "threading",
+    "multiprocessing",
+    "socket",
+    "ssl",
+    "urllib",
+    "zipfile",
+    "tarfile",
+    "gzip",
+    "shutil",
+    "tempfile",
+    "glob",
+    "pickle",
+    "copy",
+    "typing",
+    "dataclasses",
+    "enum",
+    "abc",
+    "unittest",
+    "doctest",
+    "pdb",
+    "inspect",
+    "ast",
+    "dis",
+    "tokenize",
+    "numpy",
+    "pandas",
+    "scipy.sparse",
+    "scipy.stats",
+    "scipy.optimize",
+    "scipy.linalg",
+    "sklearn.cluster",
+    "sklearn.metrics",
+    "sklearn.linear_model",
+    "sklearn.decomposition",
+    "sklearn.preprocessing",
+    "matplotlib.pyplot",
+    "plotly.graph_objects",
+    "streamlit",
+    "torch.nn",
+    "torch",
+    "requests",
+    "pyarrow",
+    "umap",
+    "openai",
 ]
 NOT_A_SUBJECT = re.compile(
     r"^(?:lib|python3?-|ruby-|node-|golang-|r-cran|haskell|perl)|-(?:dev|doc|dbg|data|common)$"
@@ -154,6 +240,31 @@ def wordnet_nouns() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["text", "lexname"])
 
 
+def python_docstrings() -> pd.DataFrame:
+    rows = []
+    for name in MODULES:
+        try:
+            quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
+            with quiet[0], quiet[1], warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = importlib.import_module(name)
+        except Exception:  # a package this machine lacks: left out
+            continue
+        for attr, obj in list(vars(module).items()):
+            if attr.startswith("_") or not (
+                inspect.isfunction(obj) or inspect.isclass(obj) or inspect.isbuiltin(obj)
+            ):
+                continue
+            doc = inspect.getdoc(obj)
+            if doc:
+                first = doc.strip().split("\n\n")[0].replace("\n", " ")
+                kind = "class" if inspect.isclass(obj) else "function"
+                rows.append(
+                    {"text": f"{attr}: {first}", "label": name.split(".")[0], "module": name, "kind": kind}
+                )
+    return pd.DataFrame(rows).drop_duplicates("text")
+
+
 def _balanced(frame: pd.DataFrame, column: str, cap: int, seed: int) -> pd.DataFrame:
     groups = [g.sample(min(len(g), cap), random_state=seed) for _, g in frame.groupby(column)]
     return pd.concat(groups).rename(columns={column: "label"})
@@ -165,6 +276,7 @@ def main() -> None:
     out = parser.parse_args().out
     frame = packages()
     sections = _balanced(frame[frame["section"].isin(SECTIONS)], "section", 400, seed=0)
+    sections20 = _balanced(frame[frame["section"].isin(SECTIONS + MORE_SECTIONS)], "section", 300, seed=0)
     works = frame.dropna(subset=["works_with"])
     counts = works["works_with"].value_counts()
     works = _balanced(works[works["works_with"].isin(counts[counts >= 40].index)], "works_with", 250, seed=2)
@@ -173,8 +285,10 @@ def main() -> None:
     nouns = _balanced(nouns[nouns["lexname"].isin(counts[counts >= 400].index)], "lexname", 200, seed=0)
     corpora = {
         "debian_sections": sections[["text", "label", "package"]],
+        "debian_sections20": sections20[["text", "label", "package"]],
         "debian_works_with": works[["text", "label", "package"]],
         "wordnet_nouns": nouns,
+        "python_docstrings": python_docstrings(),
     }
     for name, corpus in corpora.items():
         folder = out / name
