@@ -57,8 +57,9 @@ def topic_counts(clustering, params: ClusterParams) -> None:
     if params.method != "auto" or not others:
         return
     st.caption("Other numbers of broad topics the neighbour graph supports:")
-    for column, (count, text) in zip(st.columns(len(others) + 1), others, strict=False):
-        column.button(text, key=f"clusters.topics.{count}", on_click=_set_topics, args=(count,))
+    row = st.container(horizontal=True)
+    for count, text in others:
+        row.button(text, key=f"clusters.topics.{count}", on_click=_set_topics, args=(count,))
 
 
 def summary_table(
