@@ -42,26 +42,6 @@ def settings(params: ClusterParams) -> ClusterParams:
     return ClusterParams(method=method, broad_k=broad_k, seed=params.seed, k_max=params.k_max, **fine)
 
 
-def _set_topics(count: int | None) -> None:
-    st.session_state["clusters.w.broad_auto"] = count is None
-    if count is not None:
-        st.session_state["clusters.w.broad_k"] = count
-
-
-def topic_counts(clustering, params: ClusterParams) -> None:
-    """One button per other number of broad topics the neighbour graph supports (auto)."""
-    picked, *finer = clustering.broad_options or (None,)
-    others = [(c, f"{c} topics") for c in finer if c != clustering.broad_k]
-    if params.broad_k is not None and picked is not None:
-        others.insert(0, (None, f"{picked} topics (the automatic pick)"))
-    if params.method != "auto" or not others:
-        return
-    st.caption("Other numbers of broad topics the neighbour graph supports:")
-    row = st.container(horizontal=True)
-    for count, text in others:
-        row.button(text, key=f"clusters.topics.{count}", on_click=_set_topics, args=(count,))
-
-
 def summary_table(
     summaries, texts, names: dict[int, str] | None, parents: dict[int, int] | None, cohesion: dict | None
 ) -> pd.DataFrame:
@@ -153,7 +133,7 @@ with compute.shown_errors():
     for note in clusters.clustering.notes:
         st.caption(note)
     if cur is not None:
-        topic_counts(clusters.clustering, state.cluster_params())
+        layout.topic_counts(clusters.clustering)
 
     with st.expander("Name clusters with an OpenAI chat model (optional)"):
         st.caption("Sends each cluster's keywords and 3 representative texts to the chat model.")

@@ -261,6 +261,8 @@ with compute.shown_errors():
             )
         for note in proj.notes:
             info_slot.caption(note)
+        if clusters is not None and not on_disk:
+            layout.topic_counts(clusters.clustering, info_slot)
         if keep is not None:
             info_slot.caption(
                 f"Filter: {flt.describe()}: {int(keep.sum()):,} of {len(corpus):,} texts match."

@@ -190,18 +190,28 @@ def test_clusters_offer_the_other_topic_counts_the_graph_supports():
         }
     )
     digest = compute.remember_input("levels.csv", frame.to_csv(index=False).encode())
-    at = app("pages/clusters.py")
+    at = app()
     at.session_state["data.source"] = DataSource("upload", "levels.csv", digest)
     at.session_state["data.backend"] = BackendChoice("precomputed", vectors="vector")
-    at.run()
+    at.switch_page("pages/clusters.py").run()
     assert not at.exception and not at.error
     picked = int(metrics(at)["Broad topics"])
     assert picked < 16
-    at.button(key="clusters.topics.16").click().run()
+    at.button(key="topics.16").click().run()
     assert metrics(at)["Broad topics"] == "16"
     assert at.toggle(key="clusters.w.broad_auto").value is False
-    at.button(key="clusters.topics.None").click().run()  # back to the automatic pick
+    assert at.number_input(key="clusters.w.broad_k").value == 16
+    at.button(key="topics.None").click().run()  # back to the automatic pick
     assert metrics(at)["Broad topics"] == str(picked)
+    assert at.toggle(key="clusters.w.broad_auto").value is True
+    at.switch_page("pages/map.py").run()  # the map offers the same, and its choice holds there
+    assert not at.exception and not at.error
+    assert metrics(at)["Topics / clusters"].startswith(f"{picked} / ")
+    at.button(key="topics.16").click().run()
+    assert metrics(at)["Topics / clusters"].startswith("16 / ")
+    at.switch_page("pages/clusters.py").run()
+    assert metrics(at)["Broad topics"] == "16"
+    assert at.number_input(key="clusters.w.broad_k").value == 16
 
 
 def test_insights_outliers_diversity_and_classification():

@@ -30,6 +30,32 @@ def sidebar() -> None:
         st.write(" · ".join([choice.name, *details]))
 
 
+def _take_topics(count: int | None) -> None:
+    """Button callback: that many broad topics (None: the automatic pick), on every page. The
+    Clusters page's own widgets are dropped, so they show the new choice when next drawn."""
+    from dataclasses import replace
+
+    state.set_cluster_params(replace(state.cluster_params(), broad_k=count))
+    for key in ("clusters.w.broad_auto", "clusters.w.broad_k"):
+        st.session_state.pop(key, None)
+
+
+def topic_counts(clustering, where=st) -> None:
+    """One button per other number of broad topics the neighbour graph supports (auto only;
+    Clustering.broad_options), and one back to the automatic pick once another is taken."""
+    params = state.cluster_params()
+    picked, *finer = clustering.broad_options or (None,)
+    others = [(c, f"{c} topics") for c in finer if c != clustering.broad_k]
+    if params.broad_k is not None and picked is not None and picked != clustering.broad_k:
+        others.insert(0, (None, f"{picked} topics (the automatic pick)"))
+    if params.method != "auto" or not others:
+        return
+    where.caption("Other numbers of broad topics the neighbour graph supports:")
+    row = where.container(horizontal=True)
+    for count, text in others:
+        row.button(text, key=f"topics.{count}", on_click=_take_topics, args=(count,))
+
+
 LABEL_NAMES = ("label", "labels", "group", "topic", "category", "class")
 
 
