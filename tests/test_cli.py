@@ -11,6 +11,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from embedviz.cli import main
 from tests.conftest import shared_dataset
+from tests.planted import three_levels
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -113,6 +114,22 @@ def test_precomputed_vectors_from_npy(capsys, tmp_path, planted_csv):
         capsys, "map", str(planted_csv), "--out", str(out), "--backend", "precomputed", "--vectors", str(npy)
     )
     assert code == 2 and "149 vectors for 150 input rows" in err
+
+
+def test_map_logs_the_other_topic_counts_and_takes_one(capsys, tmp_path):
+    vectors, _, topics = three_levels()  # 16 planted topics; the overview merges some
+    data = tmp_path / "levels.csv"
+    pd.DataFrame({"text": [f"text {i}" for i in range(len(vectors))]}).to_csv(data, index=False)
+    npy = tmp_path / "levels.npy"
+    np.save(npy, vectors)
+    out = tmp_path / "m.csv"
+    argv = ["map", str(data), "--out", str(out), "--backend", "precomputed", "--vectors", str(npy)]
+    code, _, err = run(capsys, *argv, "--reducer", "pca")
+    assert code == 0, err
+    assert "also supports" in err and "16" in err and "--broad-clusters N" in err
+    code, _, err = run(capsys, *argv, "--reducer", "pca", "--broad-clusters", "16")
+    assert code == 0, err
+    assert adjusted_rand_score(topics, pd.read_csv(out)["broad_cluster"]) > 0.95
 
 
 BAD_INPUTS = {
