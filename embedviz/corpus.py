@@ -206,17 +206,27 @@ def corpus_from_frame(
     )
 
 
+TEXT_NAMES = ("text", "texts", "content", "body", "document", "sentence", "utterance", "message")
+"""A string column named one of these (any case) is the text column, however short its texts
+(words, phrases) beside a longer label or category."""
+
+
 def pick_text_column(frame: pd.DataFrame, name: str = "table") -> str:
-    """The string column with the longest average text."""
-    best, best_len = None, -1.0
+    """The string column named like texts (TEXT_NAMES, in that order), else the string column
+    with the longest average text."""
+    best, best_len, named = None, -1.0, {}
     for column in frame.columns:
         values = frame[column].dropna()
         strings = values[values.map(lambda v: isinstance(v, str))]
         if len(strings) == 0 or len(strings) < 0.5 * len(values):
             continue
+        named.setdefault(str(column).strip().lower(), column)
         mean_len = float(strings.str.len().mean())
         if mean_len > best_len:
             best, best_len = column, mean_len
+    for text_name in TEXT_NAMES:
+        if text_name in named:
+            return named[text_name]
     if best is None:
         if len(frame.columns) == 1:
             return frame.columns[0]

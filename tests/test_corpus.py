@@ -60,6 +60,13 @@ def test_every_table_format_picks_the_longest_text_column(tmp_path, name, gz):
     assert corpus.texts[0].startswith("A much longer")
 
 
+def test_a_column_named_text_wins_over_a_longer_label(tmp_path):
+    words = pd.DataFrame({"Text": ["cat", "dog", "oak"], "category": ["animals", "animals", "trees"]})
+    assert load_corpus(write(tmp_path, "w.csv", words.to_csv(index=False).encode())).text_column == "Text"
+    codes = pd.DataFrame({"text": [1, 2, 3], "note": ["a longer note", "another note", "third"]})
+    assert load_corpus(write(tmp_path, "n.csv", codes.to_csv(index=False).encode())).text_column == "note"
+
+
 def test_text_column_can_be_named_and_a_wrong_name_lists_the_columns(tmp_path):
     path = write(tmp_path, "d.csv", FORMATS["data.csv"](frame()))
     assert load_corpus(path, text_column="title").texts == ["short", "tiny", "x", "dup"]
