@@ -117,8 +117,8 @@ class Clustering:
     broad: np.ndarray
     notes: tuple[str, ...] = ()
     broad_options: tuple[int, ...] = ()
-    """auto: the broad topic counts the neighbour graph supports (its pick and the best cut at
-    each of OPTION_RESOLUTIONS), ascending; empty for the other methods."""
+    """auto: the broad topic counts the neighbour graph supports: its pick first, then the other
+    best cuts at OPTION_RESOLUTIONS, ascending; empty for the other methods."""
 
     @property
     def k(self) -> int:
@@ -355,17 +355,10 @@ def _auto(
     if params.broad_k is None:
         notes.append(
             f"{_count(broad)} broad topics: the best modularity at resolution {BROAD_RESOLUTION:g} "
-            f"(2 to {broad_ks[-1]} tried); a text whose nearest neighbours are mostly in another topic "
+            f"({overview[0]} to {overview[-1]} tried); a text whose nearest neighbours are mostly in another topic "
             "joins that one."
         )
-    finer = [str(b) for b in options if b > k_broad]
-    if params.broad_k is None and finer:
-        notes.append(
-            f"The graph also supports {' or '.join(finer)} broad topics (best at resolutions up to "
-            f"{OPTION_RESOLUTIONS[-1]:g}): a finer overview, which may be nearer the topics you know; "
-            "set the number of topics to see it."
-        )
-    return fine, broad, tuple(sorted(set(options)))
+    return fine, broad, options
 
 
 def _broad_options(cuts: dict[int, np.ndarray], ks: list[int], links) -> tuple[int, ...]:
