@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 
 ClusterMethod = Literal["auto", "kmeans", "hdbscan", "agglomerative"]
 CLUSTER_METHODS: tuple[ClusterMethod, ...] = ("auto", "kmeans", "hdbscan", "agglomerative")
-CLUSTER_VERSION = 2
+CLUSTER_VERSION = 3
 """Part of every stored clustering's key; bumped when what a method computes changes (2: auto's
-levels take one vote of the kNN graph after KMeans)."""
+levels take one vote of the kNN graph after KMeans; 3: auto also gives the broad topic counts
+it offers, Clustering.broad_options)."""
 AGGLOMERATIVE_MAX_ROWS = 50_000
 K_CANDIDATES = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 25, 30, 35, 40, 50, 60, 70, 80, 100)
 K_CANDIDATES += (120, 150, 200, 250, 300)

@@ -276,11 +276,20 @@ def edit_base(
     width: int = GRAPH_K,
 ) -> LabelledClustering | None:
     """The automatic clusters the edits in `log` were made on: `base` (this cluster()'s), the
-    stored clusters of the earlier version they were made on, or None when those are gone."""
+    stored clusters of the earlier version they were made on, or None when those are gone.
+    Where the earlier version's clusters are this one's (a version that changed something else),
+    `base` under the edits' version: they apply as they are, and later edits join them."""
     version = curation.edits_version(log)
     if version == base.version:
         return base
-    return _stored_clustering(store, clustering_key(emb, params, width, version), version)
+    earlier = _stored_clustering(store, clustering_key(emb, params, width, version), version)
+    if earlier is not None and _same_clusters(earlier.clustering, base.clustering):
+        return replace(base, version=version)
+    return earlier
+
+
+def _same_clusters(a: Clustering, b: Clustering) -> bool:
+    return np.array_equal(a.labels, b.labels) and np.array_equal(a.broad, b.broad)
 
 
 def curated(
@@ -306,12 +315,13 @@ def curated(
             f"{len(log)} cluster edit(s) were made on the clusters of an earlier embedviz, which the "
             "store no longer holds: they are kept, not applied. Undo them to edit these clusters.",
         )
-    if made_on is not base:
-        base = _noted(
+    if made_on.clustering is not base.clustering:
+        made_on = _noted(
             made_on,
             f"Your {len(log)} cluster edit(s) were made on the clusters of an earlier embedviz, so "
             "those are shown; undo them all to see the clusters embedviz finds now.",
         )
+    base = made_on
     labels, broad, names = curation.apply_edits(base.labels, base.broad, emb.vectors, log)
     result = replace(base.clustering, labels=labels, broad=broad)
     return LabelledClustering(

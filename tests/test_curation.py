@@ -8,7 +8,7 @@ import pytest
 
 from embedviz import ClusterParams, InputError, Store, load_corpus, make_backend
 from embedviz import curation as cur
-from embedviz.pipeline import clustering, curated, embeddings
+from embedviz.pipeline import clustering, curated, edit_base, embeddings
 from tests.planted import planted_frame
 from tests.test_cli import run
 
@@ -152,6 +152,31 @@ def test_edits_stay_on_the_clusters_they_were_made_on_when_a_newer_embedviz_find
     kept = curated(corpus, emb, params, clustering(corpus, emb, params, fresh), fresh)
     assert (kept.labels == base.labels).all() and kept.names("fine")[0] != "Rockets"
     assert kept.edited == 2 and any("kept, not applied" in n for n in kept.clustering.notes)
+
+
+def test_edits_on_an_earlier_version_of_the_same_clusters_carry_over(tmp_path, corpus):
+    from embedviz.cluster import CLUSTER_VERSION
+    from embedviz.pipeline import clustering_key
+
+    store = Store(tmp_path / "s.sqlite")
+    emb = embeddings(corpus, make_backend("planted"), store)
+    params = ClusterParams(k=5)
+    base = clustering(corpus, emb, params, store)
+    old = CLUSTER_VERSION - 1  # an earlier embedviz that found these very clusters
+    store.put_artifact(clustering_key(emb, params, version=old), "clustering", store.get_artifact(base.key))
+    rename = {"op": "rename", "cluster": 0, "name": "Rockets"}
+    cur.add_edit(store, emb.fingerprint, params, rename, base.labels, base.broad, emb.vectors, old)
+
+    shown = curated(corpus, emb, params, base, store)
+    assert shown.names("fine")[0] == "Rockets" and shown.edited == 1
+    assert not any("earlier embedviz" in n for n in shown.clustering.notes)
+    made_on = edit_base(emb, params, base, store, cur.edits(store, emb.fingerprint, params))
+    assert made_on.version == old and made_on.clustering is base.clustering
+    merge = {"op": "merge", "clusters": [0, 1]}  # a later edit joins the log, as the page adds it
+    cur.add_edit(
+        store, emb.fingerprint, params, merge, made_on.labels, made_on.broad, emb.vectors, made_on.version
+    )
+    assert curated(corpus, emb, params, base, store).edited == 2
 
 
 @pytest.mark.parametrize(
