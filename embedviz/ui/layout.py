@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from embedviz.ui import state
@@ -33,8 +35,6 @@ def sidebar() -> None:
 def _take_topics(count: int | None) -> None:
     """Button callback: that many broad topics (None: the automatic pick), on every page. The
     Clusters page's own widgets are dropped, so they show the new choice when next drawn."""
-    from dataclasses import replace
-
     state.set_cluster_params(replace(state.cluster_params(), broad_k=count))
     for key in ("clusters.w.broad_auto", "clusters.w.broad_k"):
         st.session_state.pop(key, None)
