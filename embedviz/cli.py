@@ -297,6 +297,7 @@ def run_map_folder(args: argparse.Namespace) -> None:
         report.seconds_fit,
         report.seconds_place,
     )
+    _log_topic_options(report.broad_options, report.broad_k)
 
 
 def run_embed(args: argparse.Namespace, store: Store, bars: _Bars) -> None:
@@ -377,7 +378,11 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
         clustering.broad_k,
         out,
     )
-    others = [str(b) for b in clustering.broad_options if b != clustering.broad_k]
+    _log_topic_options(clustering.broad_options, clustering.broad_k)
+
+
+def _log_topic_options(options: tuple[int, ...], broad_k: int) -> None:
+    others = [str(b) for b in options if b != broad_k]
     if others:
         log.info("the neighbour graph also supports %s broad topics: --broad-clusters N", " or ".join(others))
 

@@ -80,6 +80,8 @@ class FittedMap:
     keywords: dict[str, dict[int, list[str]]] = field(default_factory=dict)
     sizes: dict[str, dict[int, int]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    broad_options: tuple[int, ...] = ()
+    """Clustering.broad_options of the fit (empty in models saved before they were kept)."""
 
     @property
     def k(self) -> int:
@@ -264,6 +266,7 @@ def fit(
         words=words,
         backend=backend or {},
         notes=clusters.notes,
+        broad_options=clusters.broad_options,
     )
 
 
@@ -335,4 +338,5 @@ def summary(model: FittedMap) -> dict:
         "keywords": json.loads(json.dumps(model.keywords)),
         "sizes": json.loads(json.dumps(model.sizes)),
         "notes": list(model.notes),
+        "broad_options": list(model.broad_options),
     }

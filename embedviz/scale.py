@@ -308,6 +308,7 @@ class MapReport:
     seconds_fit: float
     seconds_place: float
     engine: str
+    broad_options: tuple[int, ...] = ()
 
 
 def fit_sample(folder: Path, size: int | None) -> np.ndarray:
@@ -364,7 +365,9 @@ def map_folder(
         "map: placed %s rows on %s in %.1f s; wrote %s", f"{content['rows']:,}", engine, place_seconds, out
     )
     broad_k = int(model.parent.max()) + 1
-    return MapReport(content["rows"], len(ids), model.k, broad_k, fit_seconds, place_seconds, engine)
+    return MapReport(
+        content["rows"], len(ids), model.k, broad_k, fit_seconds, place_seconds, engine, model.broad_options
+    )
 
 
 def _map_here(model: fitted.FittedMap, source: Path, out: Path, column: str, on_progress: OnProgress) -> None:

@@ -23,7 +23,7 @@ from embedviz.errors import InputError
 from embedviz.scale import BackendSpec, embed_folder, fit_sample, map_folder, place_onto
 from embedviz.store import Store
 from tests.conftest import shared_dataset
-from tests.planted import TOPICS, PlantedBackend, planted_frame, topic_of
+from tests.planted import TOPICS, PlantedBackend, planted_frame, three_levels, topic_of
 
 PLANTED = BackendSpec("planted")
 
@@ -95,6 +95,18 @@ def test_map_from_a_sample_places_every_row_and_names_clusters_from_all(planted_
     model = fitted.load(mapped)
     assert len(model.sample_rows) == 200
     assert sum(model.sizes["fine"].values()) == 400  # names counted over every row, not the sample
+
+
+def test_a_fitted_map_keeps_the_topic_counts_the_graph_supports():
+    from embedviz import ClusterParams, ReduceParams
+
+    vectors, _, _ = three_levels()  # 16 planted topics; the overview merges some
+    rows = np.arange(len(vectors))
+    model = fitted.fit(
+        vectors, [f"text {i}" for i in rows], rows, ReduceParams(method="pca"), ClusterParams()
+    )
+    assert model.broad_options[0] == int(model.parent.max()) + 1 < 16 and 16 in model.broad_options
+    assert fitted.summary(model)["broad_options"] == list(model.broad_options)
 
 
 def test_onto_places_new_texts_without_moving_the_map(planted_map, tmp_path):
