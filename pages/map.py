@@ -18,7 +18,7 @@ from embedviz.drawing import (
     NAME_LEVELS,
 )
 from embedviz.errors import InputError
-from embedviz.filters import Filter, mask
+from embedviz.filters import Filter
 from embedviz.reduce import REDUCERS
 from embedviz.ui import compute, layout, mapview, state
 
@@ -189,7 +189,7 @@ with compute.shown_errors():
                 trust = compute.trust(emb, proj)
                 frame["map_trust"] = trust
             flt = state.map_filter()
-            keep = mask(corpus.frame, corpus.text_column, flt) if flt.active else None
+            keep = compute.filter_mask(corpus, flt) if flt.active else None
 
             query_point = query_rows = None
             if query.strip() and on_disk:  # placed by its neighbours in the folder's on-disk index

@@ -522,6 +522,22 @@ def test_the_link_carries_every_setting_and_reopening_it_shows_the_same_view():
     assert reopened["data"] == spec["data"] and reopened["layout"]["scene"] == spec["layout"]["scene"]
 
 
+def test_the_map_filter_is_computed_once_per_file_and_filter():
+    from embedviz.corpus import load_corpus
+    from embedviz.filters import Filter
+
+    texts = [f"text {i}" for i in range(6)]
+    first, second = (
+        load_corpus(pd.DataFrame({"text": texts, "kind": kinds}).to_csv(index=False).encode(), name="k.csv")
+        for kinds in (list("aaabbb"), list("abbbbb"))
+    )
+    assert first.fingerprint == second.fingerprint, "the same texts"
+    kind_a = Filter(column="kind", values=("a",))
+    kept = compute.filter_mask(first, kind_a)
+    assert kept.sum() == 3 and compute.filter_mask(first, kind_a) is kept
+    assert compute.filter_mask(second, kind_a).sum() == 1, "other metadata, another mask"
+
+
 def test_tags_from_a_filter_then_a_classifier_learns_from_them():
     at = with_planted_data(app("pages/map.py")).run()
     for word, name in (("rocket", "space-ish"), ("garlic", "cooking-ish")):

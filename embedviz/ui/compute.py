@@ -34,6 +34,7 @@ from embedviz.estimate import (
     projection_seconds,
     say,
 )
+from embedviz.filters import Filter, mask
 from embedviz.inputs import Inputs
 from embedviz.memo import Memo
 from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, SearchIndex
@@ -452,6 +453,13 @@ def trust(emb: Embeddings, proj: Projection) -> np.ndarray:
     coords = np.ascontiguousarray(proj.coords, dtype=np.float32)
     key = ("trust", emb.fingerprint, hashlib.sha256(coords.tobytes()).hexdigest())
     return shared(key, lambda: pipeline.map_trust(emb, coords, store(), graph(emb)))
+
+
+def filter_mask(data: Corpus, flt: Filter) -> np.ndarray:
+    """The rows the map's filter keeps (n,), once per filter: a text or date filter over a
+    million rows takes 0.1-0.2 s, on every rerun (a selection, a colour) otherwise."""
+    key = ("filter", data.fingerprint, data.source_digest, flt)  # the texts' fingerprint leaves out metadata
+    return shared(key, lambda: mask(data.frame, data.text_column, flt))
 
 
 def outliers(emb: Embeddings) -> np.ndarray:
