@@ -50,7 +50,10 @@ def topic_counts(clustering, where=st) -> None:
         others.insert(0, (None, f"{picked} topics (the automatic pick)"))
     if params.method != "auto" or not others:
         return
-    where.caption("Other numbers of broad topics the neighbour graph supports:")
+    where.caption(
+        "Other numbers of broad topics that fit the data (each is the best cut of the same "
+        "neighbour graph at a finer resolution):"
+    )
     row = where.container(horizontal=True)
     for count, text in others:
         row.button(text, key=f"topics.{count}", on_click=_take_topics, args=(count,))
