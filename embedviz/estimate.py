@@ -27,6 +27,8 @@ second on 22,500 tweets (the slowest measured), 7,300 on 22,500 clinc150 utteran
 CLUSTER_JOIN_PER_SECOND = 20_000.0
 """Texts beyond the sample joining their neighbours' clusters (100k tweets: 12 s in all)."""
 CLUSTER_SAMPLE = 25_000
+SUMMARY_TEXTS_PER_SECOND = 20_000.0
+"""Keywords and representatives of both levels, every method (100k tweets: 5.2 s)."""
 INDEX_VECTORS_PER_SECOND = 8500.0
 """An embed folder's on-disk search index (IVF-PQ, bench/README.md: 1M vectors in 114-117 s)."""
 
@@ -52,12 +54,15 @@ def projection_seconds(method: str, n: int) -> float:
 
 
 def clustering_seconds(method: str, n: int) -> float:
+    """Clusters at both levels with their summaries."""
+    summaries = n / SUMMARY_TEXTS_PER_SECOND
     if method == "auto":
         return (
             min(n, CLUSTER_SAMPLE) / CLUSTER_POINTS_PER_SECOND
             + max(n - CLUSTER_SAMPLE, 0) / CLUSTER_JOIN_PER_SECOND
+            + summaries
         )
-    return n / 5000
+    return n / 5000 + summaries
 
 
 def index_seconds(n: int) -> float:

@@ -352,7 +352,10 @@ def automatic_clusters(data: Corpus, emb: Embeddings, params: ClusterParams) -> 
         consent(key, f"Clustering {len(emb):,} texts", seconds)
 
     def compute():
-        with st.spinner("Clustering…"):
+        seconds = clustering_seconds(params.method, len(emb))
+        with st.spinner(
+            f"Clustering {len(emb):,} texts ({say(seconds)})…" if seconds >= 5 else "Clustering…"
+        ):
             return pipeline.clustering(data, emb, params, store())
 
     return shared(key, compute)
