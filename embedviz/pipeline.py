@@ -224,20 +224,31 @@ def clustering(
     store: Store | None,
     graph: Neighbors | None = None,
     width: int = GRAPH_K,
+    on_progress: OnProgress = ignore,
 ) -> LabelledClustering:
     """Clusters at both levels with their summaries, stored. `graph` (or, when it is read from
-    the store instead, the `width` it would have) is part of the key."""
+    the store instead, the `width` it would have) is part of the key. Progress is reported by
+    step: the neighbours, the clusters, each level's keywords."""
     width = graph.k if graph is not None else graph_width(emb, width)
     key = clustering_key(emb, params, width)
     hit = _stored_clustering(store, key, CLUSTER_VERSION)
     if hit is not None:
         return hit
+
+    def step(done: int, detail: str = "") -> None:
+        on_progress(Progress("step", done, 4, detail))
+
+    step(0, "nearest neighbours")
     if params.method in ("auto", "agglomerative") and graph is None:
         graph = neighbor_graph(emb, store, width)
     with timed("clusters"):
+        step(1, "clusters at both levels")
         result = cluster(emb.vectors, params, neighbors=graph)
+        step(2, "keywords of the fine clusters")
         summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels))
+        step(3, "keywords of the broad topics")
         broad = tuple(summarize(corpus.texts, emb.vectors, result.broad))
+        step(4)
     if store:
         meta = {
             "notes": result.notes,

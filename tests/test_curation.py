@@ -154,6 +154,18 @@ def test_edits_stay_on_the_clusters_they_were_made_on_when_a_newer_embedviz_find
     assert kept.edited == 2 and any("kept, not applied" in n for n in kept.clustering.notes)
 
 
+def test_clustering_reports_its_steps_and_a_stored_one_none(tmp_path, corpus):
+    store = Store(tmp_path / "s.sqlite")
+    emb = embeddings(corpus, make_backend("planted"), store)
+    events = []
+    clustering(corpus, emb, ClusterParams(), store, on_progress=events.append)
+    assert [e.done for e in events] == [0, 1, 2, 3, 4] and {e.total for e in events} == {4}
+    assert events[1].detail == "clusters at both levels"
+    again = []
+    clustering(corpus, emb, ClusterParams(), store, on_progress=again.append)
+    assert again == [], "read from the store"
+
+
 def test_edits_on_an_earlier_version_of_the_same_clusters_carry_over(tmp_path, corpus):
     from embedviz.cluster import CLUSTER_VERSION
     from embedviz.pipeline import clustering_key

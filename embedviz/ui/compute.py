@@ -352,11 +352,8 @@ def automatic_clusters(data: Corpus, emb: Embeddings, params: ClusterParams) -> 
         consent(key, f"Clustering {len(emb):,} texts", seconds)
 
     def compute():
-        seconds = clustering_seconds(params.method, len(emb))
-        with st.spinner(
-            f"Clustering {len(emb):,} texts ({say(seconds)})…" if seconds >= 5 else "Clustering…"
-        ):
-            return pipeline.clustering(data, emb, params, store())
+        with progress_bar(f"Clustering {len(emb):,} texts", key) as report:
+            return pipeline.clustering(data, emb, params, store(), on_progress=report)
 
     return shared(key, compute)
 
