@@ -18,7 +18,14 @@ import pandas as pd
 
 from embedviz.cluster import ClusterParams, cluster
 from embedviz.errors import InputError
-from embedviz.labels import FAR_LABEL, NOISE_LABEL, keywords_from_counts, word_counter
+from embedviz.labels import (
+    FAR_LABEL,
+    NOISE_LABEL,
+    distinct_keywords,
+    keywords_from_counts,
+    numbered_names,
+    word_counter,
+)
 from embedviz.neighbors import knn_graph, top_k
 from embedviz.reduce import ReduceParams, _umap_init, load_umap, numba_cache_dir, resolve
 
@@ -181,8 +188,17 @@ class FittedMap:
         broad_sizes = np.bincount(self.parent, weights=sizes, minlength=n_broad).astype(np.int64)
         for level, per_class, level_sizes in (("fine", fine, sizes), ("broad", broad, broad_sizes)):
             words = keywords_from_counts(list(range(len(per_class))), per_class, vocabulary)
+            words = distinct_keywords(
+                words,
+                lambda members, pc=per_class: keywords_from_counts(members, pc[members], vocabulary, 10),
+            )
             self.keywords[level] = {c: list(w) for c, w in words.items()}
-            self.names[level] = {c: ", ".join(w[:3]) or f"cluster {c}" for c, w in words.items()}
+            self.names[level] = numbered_names(
+                [
+                    (int(c), ", ".join(words[c][:3]) or f"cluster {c}")
+                    for c in np.argsort(-level_sizes, kind="stable")
+                ]
+            )
             self.sizes[level] = {c: int(s) for c, s in enumerate(level_sizes)}
 
     def label_names(self, labels: np.ndarray, level: str = "fine") -> np.ndarray:

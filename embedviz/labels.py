@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,9 +105,50 @@ def representatives(vectors: np.ndarray, labels: np.ndarray, n: int = 3) -> dict
     return out
 
 
+def distinct_keywords(
+    words: dict[int, tuple[str, ...]], local: Callable[[list[int]], dict[int, tuple[str, ...]]]
+) -> dict[int, tuple[str, ...]]:
+    """Clusters whose names (first 3 keywords) collide are told apart by their keywords among
+    those clusters alone (`local(members)`): the first such word not in the shared name (nor
+    taken by another of them) becomes the third. Where their words do not differ either, the
+    names stay as they are (numbered_names numbers them)."""
+    by_name: dict[tuple[str, ...], list[int]] = {}
+    for c, kw in words.items():
+        if kw:
+            by_name.setdefault(kw[:3], []).append(c)
+    out = dict(words)
+    for name, members in by_name.items():
+        if len(members) < 2:
+            continue
+        among = local(members)
+        taken = set(name)
+        for c in members:
+            extra = next((w for w in among.get(c, ()) if w not in taken), None)
+            if extra is not None:
+                taken.add(extra)
+                out[c] = (*name[:2], extra, *(w for w in words[c][2:] if w != extra))
+    return out
+
+
+def numbered_names(names: Sequence[tuple[int, str]]) -> dict[int, str]:
+    """cluster -> name, in the order given (largest first): a name that repeats an earlier one
+    gets its count, "rain, storm, wind (2)", so no two clusters share a name on the map."""
+    seen: dict[str, int] = {}
+    out = {}
+    for c, name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out[c] = name if seen[name] == 1 else f"{name} ({seen[name]})"
+    return out
+
+
 def summarize(texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray) -> list[ClusterSummary]:
     """One summary per cluster (largest first), then noise if any."""
-    words = keywords(texts, labels)
+
+    def among(members: list[int]) -> dict[int, tuple[str, ...]]:
+        rows = np.flatnonzero(np.isin(labels, members))
+        return keywords([texts[i] for i in rows], labels[rows], n_words=10)
+
+    words = distinct_keywords(keywords(texts, labels), among)
     reps = representatives(vectors, labels)
     sizes = dict(zip(*np.unique(labels, return_counts=True), strict=True))
     summaries = [ClusterSummary(int(c), int(sizes[c]), words.get(c, ()), reps[c]) for c in sorted(reps)]

@@ -23,7 +23,7 @@ from embedviz.compiled import threadsafe_parallel
 from embedviz.corpus import Corpus
 from embedviz.embed import Embeddings, embed, embed_query
 from embedviz.errors import InputError
-from embedviz.labels import NOISE_LABEL, ClusterSummary, summarize
+from embedviz.labels import NOISE_LABEL, ClusterSummary, numbered_names, summarize
 from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, knn_graph, top_k
 from embedviz.progress import OnProgress, Progress, ignore
 from embedviz.reduce import REDUCE_VERSION, Projection, ReduceParams, auto_note, reduce, resolve
@@ -201,7 +201,9 @@ class LabelledClustering:
         """cluster -> its short name (keywords, or a custom name where given); -1 -> noise."""
         _, summaries = self.level(level)
         own = self.user_names.get(level, {})
-        return {s.cluster: own.get(s.cluster) or (custom or {}).get(s.cluster) or s.label for s in summaries}
+        given = {c: own.get(c) or (custom or {}).get(c) for c in (s.cluster for s in summaries)}
+        keyword_names = numbered_names([(s.cluster, s.label) for s in summaries if not given[s.cluster]])
+        return {s.cluster: given[s.cluster] or keyword_names[s.cluster] for s in summaries}
 
     def label_names(self, level: Level = "fine", custom: dict[int, str] | None = None) -> np.ndarray:
         """The name of each row's cluster: (n,) str."""

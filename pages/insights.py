@@ -135,7 +135,7 @@ with compute.shown_errors():
         st.plotly_chart(figures.histogram(sims, "Pairwise cosine similarities", "cosine similarity"))
         clusters = compute.clusters(corpus, cur.embeddings)
         by_cluster = analysis.mean_similarity_by_cluster(vectors, clusters.labels)
-        names = {s.cluster: s.label for s in clusters.summaries}
+        names = clusters.names("fine")
         by_cluster.insert(1, "label", by_cluster["cluster"].map(names))
         st.dataframe(by_cluster, width="stretch", hide_index=True)
 

@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from embedviz import ClusterParams, InputError, cluster, knn_graph, make_backend
+from embedviz.cluster import Clustering
 from embedviz.labels import keywords, stop_words, summarize
 from embedviz.neighbors import Neighbors
 from tests.planted import TOPICS, planted_frame, three_levels
@@ -183,6 +184,34 @@ def test_labels_keep_topic_words_that_stop_word_lists_hold():
     words = keywords(texts, np.repeat([0, 1], 3))
     assert (words[0][0], words[1][0]) == ("bill", "fire")
     assert not set(words[0] + words[1]) & {"the", "a", "in", "is", "to"}
+
+
+def test_names_that_collide_are_told_apart_or_numbered():
+    from embedviz.labels import distinct_keywords, numbered_names
+
+    texts = ["rain storm wind north"] * 3 + ["rain storm wind south"] * 3 + ["rain storm wind"] * 3
+    labels = np.repeat([0, 1, 2], 3)
+    shared = ("rain", "storm", "wind")
+
+    def among(members):
+        rows = np.flatnonzero(np.isin(labels, members))
+        return keywords([texts[i] for i in rows], labels[rows], n_words=10)
+
+    told = distinct_keywords({0: shared, 1: shared, 2: shared, 3: ("guitar", "song")}, among)
+    assert told[0][:3] == ("rain", "storm", "north") and told[1][:3] == ("rain", "storm", "south")
+    assert told[2] == shared, "no word of its own among them: left as it is"
+    assert told[3] == ("guitar", "song")
+    named = numbered_names([(5, "rain, storm"), (2, "song"), (7, "rain, storm"), (1, "rain, storm")])
+    assert named == {5: "rain, storm", 2: "song", 7: "rain, storm (2)", 1: "rain, storm (3)"}
+
+    from embedviz.labels import ClusterSummary
+    from embedviz.pipeline import LabelledClustering
+
+    same = [ClusterSummary(c, 10 - c, shared, ()) for c in range(3)]
+    labelled = LabelledClustering(
+        Clustering(np.arange(3), np.zeros(3, dtype=int)), tuple(same), user_names={"fine": {0: "Weather"}}
+    )
+    assert labelled.names("fine") == {0: "Weather", 1: "rain, storm, wind", 2: "rain, storm, wind (2)"}
 
 
 def test_summaries_give_size_label_and_representatives(planted):
