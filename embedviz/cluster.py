@@ -334,12 +334,12 @@ def _auto(
     else:
         fine_ks = [k for k in K_CANDIDATES if floor <= k <= limit] or [min(floor, limit)]
     candidates = [k for k in K_CANDIDATES if k <= min(BROAD_MAX, max(fine_ks))] or [1]  # k = 1 asked
-    broad_ks = candidates if params.broad_k is None else [min(params.broad_k, max(fine_ks))]
-    cuts = _ward_cuts(space, graph, sorted(set(fine_ks) | set(broad_ks) | set(candidates)))
+    asked = None if params.broad_k is None else min(params.broad_k, max(fine_ks))
+    cuts = _ward_cuts(space, graph, sorted({*fine_ks, *candidates} | ({asked} - {None})))
     k = _best_cut(cuts, fine_ks, fine_links, FINE_RESOLUTION)
     overview = [b for b in candidates if b <= max(2, k // 2)] or candidates[:1]
     options = _broad_options(cuts, overview, links)
-    k_broad = options[0] if params.broad_k is None else broad_ks[0]
+    k_broad = options[0] if asked is None else asked
     broad = _smooth(_refine(space, cuts[k_broad], copies), graph, copies)
     if params.k is not None:  # the fine k asked for, exactly; each cluster joins its main topic
         fine = _smooth(_refine(space, cuts[k], copies), graph, copies)
