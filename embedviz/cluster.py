@@ -16,7 +16,8 @@ chance would keep, at a resolution (FINE_RESOLUTION, BROAD_RESOLUTION) that sets
 denser than chance a group must be to stand alone. Silhouette, the usual score, rewards the
 coarsest split and collapses corpora of many broad topics into two or three; modularity's
 chance term halves with every doubling of k, so well-separated topics stay apart however many
-there are.
+there are. In a corpus under 1,500 texts each level counts fewer neighbours (FINE_LINKS,
+BROAD_LINKS): 15 reach past the topics of a small one.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ log = logging.getLogger(__name__)
 
 ClusterMethod = Literal["auto", "kmeans", "hdbscan", "agglomerative"]
 CLUSTER_METHODS: tuple[ClusterMethod, ...] = ("auto", "kmeans", "hdbscan", "agglomerative")
-CLUSTER_VERSION = 3
+CLUSTER_VERSION = 4
 """Part of every stored clustering's key; bumped when what a method computes changes (2: auto's
 levels take one vote of the kNN graph after KMeans; 3: auto also gives the broad topic counts
-it offers, Clustering.broad_options)."""
+it offers, Clustering.broad_options; 4: broad topics of a corpus under 1,500 texts are scored
+on fewer links, BROAD_LINKS)."""
 AGGLOMERATIVE_MAX_ROWS = 50_000
 K_CANDIDATES = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 25, 30, 35, 40, 50, 60, 70, 80, 100)
 K_CANDIDATES += (120, 150, 200, 250, 300)
@@ -52,9 +54,17 @@ PIECE_MIN = 5
 """Where a broad topic's border cuts a fine cluster of the tree, a piece of at least this many
 texts (a thousandth of a large corpus, down to 2 in a small one) stays a fine cluster of its
 own in each topic."""
-FINE_LINKS = 15
-"""Fine clusters are scored on the 15 nearest neighbours' links, narrowed to a fiftieth of a
-corpus under 750 texts (at least 5): links wider than a small corpus's groups would join them."""
+FINE_LINKS = 50
+"""Fine clusters are scored on the links to the 15 nearest neighbours (PROPAGATE_NEIGHBORS),
+narrowed to a fiftieth of a corpus under 750 texts (at least 5): links wider than a small
+corpus's groups would join them."""
+BROAD_LINKS = 100
+"""Broad topics are scored on the same links narrowed to a hundredth of a corpus under 1,500
+texts (at least BROAD_LINKS_MIN). With 15 links, 60 texts in 6 topics of 10 gave 2 topics (a
+text's links reached 5 texts of other topics), and random draws of 60 to 1,000 texts from the
+bench sets gave 2-3 topics where their labels have 4-23 (bench/README)."""
+BROAD_LINKS_MIN = 8
+"""Fewer links than this split the bundled 240-text sample's 6 topics into 10."""
 FINE_MIN = 10
 """The fine level has at least this many clusters (or a fifth of the texts, if fewer): the
 broad level gives the overview, the fine level the detail."""
@@ -325,8 +335,8 @@ def _auto(
     n = len(vectors)
     space = _space(vectors)
     graph = neighbors if neighbors is not None else knn_graph(vectors, PROPAGATE_NEIGHBORS)
-    links = _links(graph, copies=copies)
-    fine_links = _links(graph, min(FINE_LINKS, max(5, n // 50)), copies)
+    links = _links(graph, _link_width(n, BROAD_LINKS, BROAD_LINKS_MIN), copies)
+    fine_links = _links(graph, _link_width(n, FINE_LINKS), copies)
     limit = max(2, min(params.k_max, max(n // FINE_TEXTS_PER_CLUSTER, min(n // 5, 100)), n - 1))
     floor = min(FINE_MIN, max(2, n // 5))
     if params.k is not None:
@@ -360,6 +370,12 @@ def _auto(
             "joins that one."
         )
     return fine, broad, options
+
+
+def _link_width(n: int, texts_per_link: int, least: int = 5) -> int:
+    """How many of each text's nearest neighbours a level's modularity counts in a corpus of n:
+    PROPAGATE_NEIGHBORS, or one per texts_per_link texts in a small corpus (at least `least`)."""
+    return min(PROPAGATE_NEIGHBORS, max(least, n // texts_per_link))
 
 
 def _broad_options(cuts: dict[int, np.ndarray], ks: list[int], links) -> tuple[int, ...]:
@@ -573,7 +589,7 @@ def broad_topics(
         else:
             scored = rows[_even_sample(len(rows), AUTO_SAMPLE)]
             graph = knn_graph(vectors[scored], PROPAGATE_NEIGHBORS)
-        links = _links(graph)
+        links = _links(graph, _link_width(len(scored), BROAD_LINKS, BROAD_LINKS_MIN))
         position = np.searchsorted(rows, scored)
         k = max(
             candidates,
