@@ -396,10 +396,47 @@ def _parse_txt(name: str, text: str, warn: list[str]) -> pd.DataFrame:
     return pd.DataFrame({TEXT_COLUMN_DEFAULT: lines})
 
 
+DELIMITERS = (",", ";", "\t", "|")
+"""What a .csv may be separated by: Excel in much of Europe writes ';' (with decimal commas)."""
+DECIMAL_COMMA = r"-?\d+(?:\.\d{3})*,\d+|-?\d+"
+
+
+ONE_COLUMN = "\x1f"
+"""The separator of a table whose header has one field: no character of its texts splits them."""
+
+
+def _delimiter(text: str) -> str:
+    """The separator of a .csv: ',' when its header has two fields or more by it, else the one of
+    DELIMITERS that splits the header into the most fields; ONE_COLUMN where none splits it (a
+    list of texts under one heading, commas and all)."""
+    import csv
+
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    fields = {d: len(next(csv.reader([header], delimiter=d), [])) for d in DELIMITERS}
+    if fields[","] >= 2:
+        return ","
+    best = max(DELIMITERS, key=lambda d: fields[d])
+    return best if fields[best] >= 2 else ONE_COLUMN
+
+
+def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns of a ';'-separated file whose every value is a number with a decimal comma
+    ("12,5", "1.234,5") as numbers."""
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if not pd.api.types.is_string_dtype(values) and values.dtype != object:
+            continue
+        if len(values) and values.map(type).eq(str).all() and values.str.fullmatch(DECIMAL_COMMA).all():
+            frame[column] = pd.to_numeric(
+                frame[column].str.replace(".", "", regex=False).str.replace(",", ".")
+            )
+    return frame
+
+
 def _parse_delimited(name: str, text: str, warn: list[str]) -> pd.DataFrame:
-    sep = "\t" if _format_of(name) == ".tsv" else ","
     if not text.strip():
         raise InputError(f"{name}: the file is empty.")
+    sep = "\t" if _format_of(name) == ".tsv" else _delimiter(text)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -407,11 +444,13 @@ def _parse_delimited(name: str, text: str, warn: list[str]) -> pd.DataFrame:
         except pd.errors.EmptyDataError:
             raise InputError(f"{name}: the file is empty.") from None
         except (pd.errors.ParserError, ValueError) as e:
-            raise InputError(f"{name}: cannot be read as {sep!r}-separated values ({e}).") from None
+            kind = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(sep)
+            table = f"{kind}-separated values" if kind else "a one-column table"
+            raise InputError(f"{name}: cannot be read as {table} ({e}).") from None
     skipped = sum(str(w.message).count("Skipping line") for w in caught)
     if skipped:
         warn.append(f"{name}: skipped {skipped} malformed row(s) with too many fields.")
-    return frame
+    return _decimal_commas(frame) if sep == ";" else frame
 
 
 def _parse_jsonl(name: str, text: str, warn: list[str]) -> pd.DataFrame:

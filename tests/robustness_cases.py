@@ -55,6 +55,11 @@ CASES: dict[str, tuple[str, bytes, tuple]] = {
         b"text,label\nrocket orbit,a\nbad,row,extra\noven bake,b\n",
         ("ok", 2, "skipped 1"),
     ),
+    "';'-separated CSV with decimal commas": (
+        "excel.csv",
+        "text;score\nrocket orbit, far away;1,5\noven bake;2,25\ngoal match;-0,5\n".encode(),
+        ("ok", 3, ""),
+    ),
     "1 row": ("one.txt", TEXTS[0].encode(), ("ok", 1, "")),
     "2 rows": ("two.txt", "\n".join(TEXTS[:2]).encode(), ("ok", 2, "")),
     "5 rows": ("five.txt", "\n".join(TEXTS[:5]).encode(), ("ok", 5, "")),

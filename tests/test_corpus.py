@@ -131,6 +131,19 @@ def test_unsupported_suffix_and_missing_file(tmp_path):
         load_corpus(tmp_path / "missing.csv")
 
 
+@pytest.mark.parametrize("sep", [";", "|", "\t"])
+def test_a_csv_separated_otherwise_is_read_by_its_header(tmp_path, sep):
+    # Excel in much of Europe writes .csv files with ';' and decimal commas
+    scored = frame().assign(score=[1.5, 1234.25, -0.5, 2.0])
+    data = scored.to_csv(index=False, sep=sep, decimal="," if sep == ";" else ".").encode()
+    corpus = load_corpus(write(tmp_path, "data.csv", data))
+    assert corpus.text_column == "body"
+    assert corpus.texts[1] == "Another long body text, about baking bread at home"
+    assert corpus.frame["score"].tolist() == [1.5, 1234.25, 2.0]
+    one_column = load_corpus(b"text\nfirst, with a comma; and a semicolon\nsecond\n", name="t.csv")
+    assert one_column.texts == ["first, with a comma; and a semicolon", "second"]
+
+
 def test_ragged_csv_rows_are_skipped_and_counted():
     data = b"text,label\nfine row,a\nbad,row,extra,fields\nanother,b\n"
     corpus = load_corpus(data, name="r.csv")
