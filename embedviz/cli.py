@@ -28,9 +28,17 @@ EXIT_BAD_INPUT = 2
 
 
 class _Parser(argparse.ArgumentParser):
+    commands: dict[str, argparse.ArgumentParser] = {}
+
     def error(self, message: str) -> None:  # one line, exit 2
-        sys.stderr.write(f"embedviz: error: {message} (see embedviz {self.prog.split()[-1]} --help)\n")
+        sys.stderr.write(f"embedviz: error: {message} (see {self.prog} --help)\n")
         sys.exit(EXIT_BAD_INPUT)
+
+    def parse_args(self, args=None, namespace=None):  # a stray argument: the command's help
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self.commands.get(parsed.command, self).error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
 
 
 def _clusters(value: str) -> int | None:
@@ -194,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(k)
     k.set_defaults(backend=None, precision=None)  # the classifier's own, unless given
     k.add_argument("--out", required=True, type=_output, help="output .parquet or .csv")
+    parser.commands = sub.choices
     return parser
 
 

@@ -57,7 +57,7 @@ CASES: dict[str, tuple[str, bytes, tuple]] = {
     ),
     "';'-separated CSV with decimal commas": (
         "excel.csv",
-        "text;score\nrocket orbit, far away;1,5\noven bake;2,25\ngoal match;-0,5\n".encode(),
+        b"text;score\nrocket orbit, far away;1,5\noven bake;2,25\ngoal match;-0,5\n",
         ("ok", 3, ""),
     ),
     "1 row": ("one.txt", TEXTS[0].encode(), ("ok", 1, "")),
