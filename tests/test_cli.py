@@ -153,7 +153,10 @@ BAD_INPUTS = {
         ["map", "{tmp}/good.csv", "--out", "{tmp}/o.csv", "--backend", "precomputed"],
         "--vectors",
     ),
-    "two inputs": (["map", "{tmp}/good.csv", "{tmp}/o.csv", "--out", "{tmp}/x.csv"], "(see embedviz map --help)"),
+    "two inputs": (
+        ["map", "{tmp}/good.csv", "{tmp}/o.csv", "--out", "{tmp}/x.csv"],
+        "(see embedviz map --help)",
+    ),
     "no command": (["--quiet"], "(see embedviz --help)"),
     "empty query": (["search", "{tmp}/good.csv", "--query", " ", "--backend", "tfidf"], "query is empty"),
     "unknown model": (
