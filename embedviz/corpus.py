@@ -471,6 +471,13 @@ def _parse_json(name: str, text: str, warn: list[str]) -> pd.DataFrame:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(f"{name}: not valid JSON at line {e.lineno} ({e.msg}).") from None
+    if isinstance(value, dict):  # an API's reply: {"data": [records], "next": ...}
+        held = [
+            k for k, v in value.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)
+        ]
+        if len(held) == 1:
+            warn.append(f"{name}: read the {len(value[held[0]]):,} records under {held[0]!r}.")
+            value = value[held[0]]
     if isinstance(value, list):
         return pd.DataFrame.from_records(
             [v if isinstance(v, dict) else {TEXT_COLUMN_DEFAULT: v} for v in value]
@@ -480,7 +487,10 @@ def _parse_json(name: str, text: str, warn: list[str]) -> pd.DataFrame:
             return pd.DataFrame(value)
         except ValueError as e:
             raise InputError(f"{name}: columns of unequal length ({e}).") from None
-    raise InputError(f"{name}: expected a list of records or an object of equal-length lists.")
+    raise InputError(
+        f"{name}: expected a list of records, an object of equal-length lists, or an object "
+        "holding one list of records."
+    )
 
 
 def _read_parquet(name: str, data: bytes) -> pd.DataFrame:

@@ -40,6 +40,9 @@ FORMATS = {
     "data.jsonl": lambda df: df.to_json(orient="records", lines=True).encode(),
     "data.ndjson": lambda df: df.to_json(orient="records", lines=True).encode(),
     "data.json": lambda df: df.to_json(orient="records").encode(),
+    "reply.json": lambda df: json.dumps(
+        {"data": json.loads(df.to_json(orient="records")), "next": None}
+    ).encode(),
     "data.parquet": as_parquet,
 }
 
