@@ -450,7 +450,23 @@ def _parse_delimited(name: str, text: str, warn: list[str]) -> pd.DataFrame:
     skipped = sum(str(w.message).count("Skipping line") for w in caught)
     if skipped:
         warn.append(f"{name}: skipped {skipped} malformed row(s) with too many fields.")
+    _warn_header_of_data(name, frame, sep, warn)
     return _decimal_commas(frame) if sep == ";" else frame
+
+
+def _warn_header_of_data(name: str, frame: pd.DataFrame, sep: str, warn: list[str]) -> None:
+    """A file without a header line gives its first row as the column names: say so where a
+    column's name is also one of its values (a label, a number) in the first 10,000 rows."""
+    head = frame.head(10_000)
+    echoed = [
+        c for c in head.columns if str(c).strip() and head[c].astype(str).str.strip().eq(str(c).strip()).any()
+    ]
+    if echoed:
+        example = sep.join(["text", "label"]) if sep != ONE_COLUMN else "text"
+        warn.append(
+            f"{name}: the first row was read as the column names, and {str(echoed[0])[:40]!r} is also a value "
+            f"of its column; if that row is data, add a header line (such as {example!r}) and load the file again."
+        )
 
 
 def _parse_jsonl(name: str, text: str, warn: list[str]) -> pd.DataFrame:

@@ -147,6 +147,16 @@ def test_a_csv_separated_otherwise_is_read_by_its_header(tmp_path, sep):
     assert one_column.texts == ["first, with a comma; and a semicolon", "second"]
 
 
+def test_a_file_without_a_header_line_is_read_and_told():
+    data = b"rocket in orbit,space\nbaking bread,food\nthe comet's tail,space\n"
+    corpus = load_corpus(data, name="rows.csv")
+    assert len(corpus) == 2
+    assert any(
+        "first row was read as the column names" in w and "'space'" in w for w in corpus.report.warnings
+    )
+    assert not load_corpus(b"text,label\nrocket in orbit,space\n", name="ok.csv").report.warnings
+
+
 def test_ragged_csv_rows_are_skipped_and_counted():
     data = b"text,label\nfine row,a\nbad,row,extra,fields\nanother,b\n"
     corpus = load_corpus(data, name="r.csv")
