@@ -244,6 +244,8 @@ def _as_text(value: object) -> str | None:
         return value.decode("utf-8", "replace")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, (list, tuple, np.ndarray)):  # a list of tokens, or of sentences
+        return " ".join(t for t in (_as_text(v) for v in value) if t)
     return value if isinstance(value, str) else str(value)
 
 
@@ -393,6 +395,13 @@ def _detect_encoding(name: str, data: bytes) -> str:
 
 def _parse_txt(name: str, text: str, warn: list[str]) -> pd.DataFrame:
     lines = [line for line in text.splitlines() if line.strip()]
+    tabs = {line.count("\t") for line in lines}
+    if len(lines) >= 2 and len(tabs) == 1 and tabs != {0} and all(f.strip() for f in lines[0].split("\t")):
+        # Excel's "Unicode Text" (UTF-16, tab-separated, named .txt)
+        warn.append(
+            f"{name}: every line has {tabs.pop()} tab(s) and the first names columns; read as a table."
+        )
+        return _parse_delimited(name, "\n".join(lines), warn, sep="\t")
     return pd.DataFrame({TEXT_COLUMN_DEFAULT: lines})
 
 
@@ -433,10 +442,10 @@ def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _parse_delimited(name: str, text: str, warn: list[str]) -> pd.DataFrame:
+def _parse_delimited(name: str, text: str, warn: list[str], sep: str | None = None) -> pd.DataFrame:
     if not text.strip():
         raise InputError(f"{name}: the file is empty.")
-    sep = "\t" if _format_of(name) == ".tsv" else _delimiter(text)
+    sep = sep or ("\t" if _format_of(name) == ".tsv" else _delimiter(text))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -479,6 +488,14 @@ def _parse_jsonl(name: str, text: str, warn: list[str]) -> pd.DataFrame:
         except json.JSONDecodeError as e:
             raise InputError(f"{name}: line {number} is not valid JSON ({e.msg}).") from None
         records.append(value if isinstance(value, dict) else {TEXT_COLUMN_DEFAULT: value})
+    return _records(records)
+
+
+def _records(records: list) -> pd.DataFrame:
+    """A table of JSON records; objects inside a record become columns of their own
+    ({"data": {"text": ...}} gives a column "data.text")."""
+    if any(isinstance(v, dict) for r in records[:1000] if isinstance(r, dict) for v in r.values()):
+        return pd.json_normalize(records)
     return pd.DataFrame.from_records(records)
 
 
@@ -495,9 +512,7 @@ def _parse_json(name: str, text: str, warn: list[str]) -> pd.DataFrame:
             warn.append(f"{name}: read the {len(value[held[0]]):,} records under {held[0]!r}.")
             value = value[held[0]]
     if isinstance(value, list):
-        return pd.DataFrame.from_records(
-            [v if isinstance(v, dict) else {TEXT_COLUMN_DEFAULT: v} for v in value]
-        )
+        return _records([v if isinstance(v, dict) else {TEXT_COLUMN_DEFAULT: v} for v in value])
     if isinstance(value, dict) and value and all(isinstance(v, list) for v in value.values()):
         try:
             return pd.DataFrame(value)

@@ -18,6 +18,9 @@ ROWS = [
 ]
 
 
+TWO = ["rockets in orbit", "baking bread at home"]
+
+
 def frame() -> pd.DataFrame:
     return pd.DataFrame(ROWS)
 
@@ -145,6 +148,23 @@ def test_a_csv_separated_otherwise_is_read_by_its_header(tmp_path, sep):
     assert corpus.frame["score"].tolist() == [1.5, 1234.25, 2.0]
     one_column = load_corpus(b"text\nfirst, with a comma; and a semicolon\nsecond\n", name="t.csv")
     assert one_column.texts == ["first, with a comma; and a semicolon", "second"]
+
+
+def test_texts_nested_in_records_tab_tables_named_txt_and_token_lists():
+    nested = "\n".join(json.dumps({"id": i, "data": {"text": t, "lang": "en"}}) for i, t in enumerate(TWO))
+    corpus = load_corpus(nested.encode(), name="api.jsonl")
+    assert (corpus.text_column, corpus.texts) == ("data.text", TWO)
+    assert set(corpus.metadata_columns) == {"id", "data.lang"}
+    # Excel's "Unicode Text": UTF-16, tab-separated, named .txt
+    excel = ("text\tlabel\n" + "\n".join(f"{t}\tx" for t in TWO)).encode("utf-16")
+    corpus = load_corpus(excel, name="export.txt")
+    assert corpus.texts == TWO and corpus.metadata_columns == ["label"]
+    assert any("read as a table" in w for w in corpus.report.warnings)
+    assert load_corpus(b"one\ttwo\nthree\n", name="t.txt").texts == ["one\ttwo", "three"], (
+        "tabs in some lines only"
+    )
+    tokens = load_corpus(as_parquet(pd.DataFrame({"tokens": [t.split() for t in TWO]})), name="t.parquet")
+    assert tokens.texts == TWO
 
 
 def test_a_file_without_a_header_line_is_read_and_told():
