@@ -431,11 +431,17 @@ def _delimiter(text: str) -> str:
 def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns of a ';'-separated file whose every value is a number with a decimal comma
     ("12,5", "1.234,5") as numbers."""
+
+    def numbers(values: pd.Series) -> bool:
+        return (
+            bool(len(values)) and values.map(type).eq(str).all() and values.str.fullmatch(DECIMAL_COMMA).all()
+        )
+
     for column in frame.columns:
         values = frame[column].dropna()
-        if not pd.api.types.is_string_dtype(values) and values.dtype != object:
+        if values.dtype != object and not pd.api.types.is_string_dtype(values):
             continue
-        if len(values) and values.map(type).eq(str).all() and values.str.fullmatch(DECIMAL_COMMA).all():
+        if numbers(values.head(1000)) and numbers(values):  # a text column fails at its first rows
             frame[column] = pd.to_numeric(
                 frame[column].str.replace(".", "", regex=False).str.replace(",", ".")
             )
