@@ -399,7 +399,7 @@ def _parse_txt(name: str, text: str, warn: list[str]) -> pd.DataFrame:
     if len(lines) >= 2 and len(tabs) == 1 and tabs != {0} and all(f.strip() for f in lines[0].split("\t")):
         # Excel's "Unicode Text" (UTF-16, tab-separated, named .txt)
         warn.append(
-            f"{name}: every line has {tabs.pop()} tab(s) and the first names columns; read as a table."
+            f"{name}: every line has {tabs.pop()} tab(s), so it was read as a table whose first line names the columns."
         )
         return _parse_delimited(name, "\n".join(lines), warn, sep="\t")
     return pd.DataFrame({TEXT_COLUMN_DEFAULT: lines})

@@ -159,7 +159,7 @@ def test_texts_nested_in_records_tab_tables_named_txt_and_token_lists():
     excel = ("text\tlabel\n" + "\n".join(f"{t}\tx" for t in TWO)).encode("utf-16")
     corpus = load_corpus(excel, name="export.txt")
     assert corpus.texts == TWO and corpus.metadata_columns == ["label"]
-    assert any("read as a table" in w for w in corpus.report.warnings)
+    assert any("read as a table whose first line names the columns" in w for w in corpus.report.warnings)
     assert load_corpus(b"one\ttwo\nthree\n", name="t.txt").texts == ["one\ttwo", "three"], (
         "tabs in some lines only"
     )
