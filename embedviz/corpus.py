@@ -420,7 +420,7 @@ def _delimiter(text: str) -> str:
     list of texts under one heading, commas and all)."""
     import csv
 
-    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    header = next((line for line in text.lstrip("\ufeff").splitlines() if line.strip()), "")
     fields = {d: len(next(csv.reader([header], delimiter=d), [])) for d in DELIMITERS}
     if fields[","] >= 2:
         return ","
@@ -451,6 +451,9 @@ def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
 def _parse_delimited(name: str, text: str, warn: list[str], sep: str | None = None) -> pd.DataFrame:
     if not text.strip():
         raise InputError(f"{name}: the file is empty.")
+    hint = re.match(r"\ufeff?sep=(.)\r?\n", text)  # Excel's first line naming the separator
+    if hint:
+        sep, text = hint.group(1), text[hint.end() :]
     sep = sep or ("\t" if _format_of(name) == ".tsv" else _delimiter(text))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -465,6 +468,9 @@ def _parse_delimited(name: str, text: str, warn: list[str], sep: str | None = No
     skipped = sum(str(w.message).count("Skipping line") for w in caught)
     if skipped:
         warn.append(f"{name}: skipped {skipped} malformed row(s) with too many fields.")
+    names = [str(c).strip() for c in frame.columns]  # " text , label " as Excel users type it
+    if len(set(names)) == len(names):
+        frame.columns = names
     _warn_header_of_data(name, frame, sep, warn)
     return _decimal_commas(frame) if sep == ";" else frame
 

@@ -146,6 +146,8 @@ def test_a_csv_separated_otherwise_is_read_by_its_header(tmp_path, sep):
     assert corpus.text_column == "body"
     assert corpus.texts[1] == "Another long body text, about baking bread at home"
     assert corpus.frame["score"].tolist() == [1.5, 1234.25, 2.0]
+    excel = load_corpus(b"sep=;\r\n\r\n text ; n \r\nfirst, a comma;1\r\nsecond;2\r\n", name="e.csv")
+    assert excel.texts == ["first, a comma", "second"] and excel.metadata_columns == ["n"]
     one_column = load_corpus(b"text\nfirst, with a comma; and a semicolon\nsecond\n", name="t.csv")
     assert one_column.texts == ["first, with a comma; and a semicolon", "second"]
 
