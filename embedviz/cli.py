@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     r, c = ReduceParams(), ClusterParams()
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("input", help="a .txt, .csv, .tsv, .jsonl, .json or .parquet file (or .gz)")
+        p.add_argument("input", help="a .txt, .csv, .tsv, .jsonl, .json, .parquet or .xlsx file (or .gz)")
         p.add_argument("--text-column", help="the column holding the texts (default: picked)")
         p.add_argument("--backend", default=DEFAULT_BACKEND, choices=sorted(BACKENDS))
         p.add_argument("--model", help="model name or local folder (backend's default)")

@@ -27,7 +27,7 @@ from embedviz.errors import InputError
 
 log = logging.getLogger(__name__)
 
-FORMATS = (".txt", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet")
+FORMATS = (".txt", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".xlsx")
 TEXT_COLUMN_DEFAULT = "text"
 
 
@@ -138,6 +138,8 @@ def load_corpus(
     warn: list[str] = []
     if kind == ".parquet":
         frame, encoding = _read_parquet(name, data), "parquet"
+    elif kind == ".xlsx":
+        frame, encoding = _read_excel(name, data, limits, warn), "xlsx"
     else:
         text, encoding = _decode(name, data, warn)
         frame = _PARSERS[kind](file_name, text, warn)
@@ -541,6 +543,38 @@ def _read_parquet(name: str, data: bytes) -> pd.DataFrame:
         return pd.read_parquet(io.BytesIO(data))
     except Exception as e:  # pyarrow raises many types for a bad file
         raise InputError(f"{name}: not a readable Parquet file ({type(e).__name__}).") from None
+
+
+def _read_excel(name: str, data: bytes, limits: Limits, warn: list[str]) -> pd.DataFrame:
+    """The first sheet with rows of an Excel workbook; its first row names the columns."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as workbook:
+            unpacked = sum(part.file_size for part in workbook.infolist())
+    except zipfile.BadZipFile:
+        raise InputError(
+            f"{name}: not a readable .xlsx workbook (Excel 97-2003 .xls files are not read: save it as "
+            ".xlsx or CSV)."
+        ) from None
+    _check_size(f"{name} (unpacked)", unpacked, limits)  # a small file can unpack to gigabytes
+    try:
+        sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, engine="openpyxl")
+    except ImportError:
+        raise InputError(f"{name}: reading .xlsx needs openpyxl (pip install openpyxl).") from None
+    except Exception as e:  # openpyxl raises many types for a damaged workbook
+        raise InputError(f"{name}: not a readable .xlsx workbook ({type(e).__name__}).") from None
+    filled = [(sheet, frame) for sheet, frame in sheets.items() if not frame.dropna(how="all").empty]
+    if not filled:
+        raise InputError(f"{name}: no rows found (every sheet is empty or has only a header).")
+    sheet, frame = filled[0]
+    if len(sheets) > 1:
+        warn.append(
+            f"{name}: read sheet {sheet!r}, the first with rows of its {len(sheets)} sheets; to map another, "
+            "save it as a workbook or CSV of its own."
+        )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
 
 
 _PARSERS = {

@@ -36,7 +36,7 @@ with compute.shown_errors():
             state.set_source(DataSource("sample", name))
     elif kind == "upload":
         types = [f.lstrip(".") for f in FORMATS] + ["gz"]
-        upload = st.file_uploader("File", type=types, help="txt, csv, tsv, jsonl, json, parquet, or .gz")
+        upload = st.file_uploader("File", type=types, help=", ".join(types[:-1]) + ", or any of them .gz")
         if upload is not None:
             digest = compute.remember_input(upload.name, upload.getvalue())
             if source.digest != digest:

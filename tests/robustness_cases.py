@@ -22,6 +22,14 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def xlsx_bytes(*sheets: tuple[str, pd.DataFrame]) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as workbook:
+        for name, sheet in sheets:
+            sheet.to_excel(workbook, sheet_name=name, index=False)
+    return buffer.getvalue()
+
+
 TEXTS = planted_frame(per_topic=4)["text"].tolist()  # 20 texts
 ACCENTED = "text\ncaf\u00e9 cr\u00e8me br\u00fbl\u00e9e\nna\u00efve fa\u00e7ade\nd\u00e9j\u00e0 vu\n"
 STRANGE = [
@@ -92,6 +100,11 @@ CASES: dict[str, tuple[str, bytes, tuple]] = {
             pd.DataFrame({"text": TEXTS[:6], "tags": [["a", "b"]] * 6, "meta": [{"k": 1, "v": "x"}] * 6})
         ),
         ("ok", 6, ""),
+    ),
+    "Excel workbook of two sheets": (
+        "book.xlsx",
+        xlsx_bytes(("Notes", pd.DataFrame()), ("Data", pd.DataFrame({"text": TEXTS[:6], "n": range(6)}))),
+        ("ok", 6, "read sheet 'Data'"),
     ),
     "unsupported file type": ("report.docx", b"PK\x03\x04 not a table", ("error", "unsupported file type")),
 }

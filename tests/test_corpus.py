@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from embedviz import InputError, Limits, corpus_from_text, load_corpus
+from tests.robustness_cases import xlsx_bytes
 
 ROWS = [
     {"id": 1, "title": "short", "body": "A much longer body of text about rockets and planets"},
@@ -47,6 +48,7 @@ FORMATS = {
         {"data": json.loads(df.to_json(orient="records")), "next": None}
     ).encode(),
     "data.parquet": as_parquet,
+    "data.xlsx": lambda df: xlsx_bytes(("Sheet1", df)),
 }
 
 
@@ -167,6 +169,20 @@ def test_texts_nested_in_records_tab_tables_named_txt_and_token_lists():
     )
     tokens = load_corpus(as_parquet(pd.DataFrame({"tokens": [t.split() for t in TWO]})), name="t.parquet")
     assert tokens.texts == TWO
+
+
+def test_an_excel_workbook_is_read_from_its_first_sheet_with_rows(tmp_path):
+    notes, data = pd.DataFrame(), pd.DataFrame({" text ": TWO, "n": [1, 2]})
+    corpus = load_corpus(xlsx_bytes(("Notes", notes), ("Data", data), ("More", data)), name="book.xlsx")
+    assert corpus.texts == TWO and corpus.metadata_columns == ["n"]
+    assert any("read sheet 'Data'" in w and "3 sheets" in w for w in corpus.report.warnings)
+    with pytest.raises(InputError, match="save it as .xlsx or CSV"):
+        load_corpus(b"\xd0\xcf\x11\xe0 an Excel 97 file", name="old.xlsx")
+    with pytest.raises(InputError, match="unpacked.*over the size limit"):  # a small file of gigabytes
+        big = pd.DataFrame({"text": ["the same long sentence about rockets and orbits"] * 20_000})
+        load_corpus(xlsx_bytes(("S", big)), name="bomb.xlsx", limits=Limits(max_bytes=400_000))
+    with pytest.raises(InputError, match="no rows found"):
+        load_corpus(xlsx_bytes(("Empty", notes)), name="empty.xlsx")
 
 
 def test_a_file_without_a_header_line_is_read_and_told():
