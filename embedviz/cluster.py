@@ -36,11 +36,11 @@ log = logging.getLogger(__name__)
 
 ClusterMethod = Literal["auto", "kmeans", "hdbscan", "agglomerative"]
 CLUSTER_METHODS: tuple[ClusterMethod, ...] = ("auto", "kmeans", "hdbscan", "agglomerative")
-CLUSTER_VERSION = 4
+CLUSTER_VERSION = 5
 """Part of every stored clustering's key; bumped when what a method computes changes (2: auto's
 levels take one vote of the kNN graph after KMeans; 3: auto also gives the broad topic counts
 it offers, Clustering.broad_options; 4: broad topics of a corpus under 1,500 texts are scored
-on fewer links, BROAD_LINKS)."""
+on fewer links, BROAD_LINKS; 5: as many broad topics as fine clusters are allowed)."""
 AGGLOMERATIVE_MAX_ROWS = 50_000
 K_CANDIDATES = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 25, 30, 35, 40, 50, 60, 70, 80, 100)
 K_CANDIDATES += (120, 150, 200, 250, 300)
@@ -49,7 +49,9 @@ FINE_RESOLUTION = 5.0
 chance gives (intents, sub-topics)."""
 BROAD_RESOLUTION = 0.5
 """Broad topics: groups merge unless their links fall under twice what chance gives. There are
-at most half as many as the fine clusters, so the overview is coarser than the detail."""
+at most as many as the fine clusters the tree is cut into: where every fine cluster stands
+apart, so does every topic. (At most half as many, as before, merged unrelated categories in
+pairs: 12 categories of 15 texts gave 9 topics, ARI 0.71 against 1.00; tests/test_cluster.py.)"""
 PIECE_MIN = 5
 """Where a broad topic's border cuts a fine cluster of the tree, a piece of at least this many
 texts (a thousandth of a large corpus, down to 2 in a small one) stays a fine cluster of its
@@ -347,7 +349,7 @@ def _auto(
     asked = None if params.broad_k is None else min(params.broad_k, max(fine_ks))
     cuts = _ward_cuts(space, graph, sorted({*fine_ks, *candidates} | ({asked} - {None})))
     k = _best_cut(cuts, fine_ks, fine_links, FINE_RESOLUTION)
-    overview = [b for b in candidates if b <= max(2, k // 2)] or candidates[:1]
+    overview = [b for b in candidates if b <= max(2, k)] or candidates[:1]
     options = _broad_options(cuts, overview, links)
     k_broad = options[0] if asked is None else asked
     broad = _smooth(_refine(space, cuts[k_broad], copies), graph, copies)

@@ -111,7 +111,7 @@ def test_auto_does_not_collapse_many_even_topics():
     result = cluster(vectors, neighbors=knn_graph(vectors, 30))
     assert 15 <= result.k <= 30
     assert adjusted_rand_score(truth, result.labels) > 0.85
-    assert 5 <= result.broad_k <= result.k // 2
+    assert 5 <= result.broad_k < result.k
     assert_nested(result)
 
 
@@ -126,13 +126,44 @@ def test_a_small_corpus_keeps_its_topics_apart():
     assert_nested(result)
 
 
+CATEGORIES = {
+    "space": "rocket orbit planet astronaut galaxy telescope comet nasa",
+    "cooking": "recipe oven flour bake sauce garlic butter kitchen",
+    "football": "goal striker penalty league referee match keeper stadium",
+    "finance": "stock bond interest market investor dividend bank loan",
+    "music": "guitar melody concert chord drummer album singer piano",
+    "medicine": "doctor patient fever vaccine nurse hospital surgery symptom",
+    "gardening": "tomato seeds soil compost pruning roses weeds greenhouse",
+    "cars": "engine tyre gearbox brake mechanic diesel clutch exhaust",
+    "law": "judge court lawyer verdict appeal contract lawsuit testimony",
+    "weather": "rain storm forecast humidity thunder snowfall drought wind",
+    "computers": "keyboard laptop processor software monitor printer memory server",
+    "pets": "puppy kitten leash vet aquarium hamster collar parrot",
+}
+
+
+def test_unrelated_categories_are_never_merged_to_make_the_overview_coarser():
+    # 180 texts in 12 categories that share no words: the fine level finds them (and splits some);
+    # at most half as many topics as fine clusters merged unrelated ones in pairs (9 topics)
+    rng = np.random.default_rng(0)
+    texts, truth = [], []
+    for category, words in CATEGORIES.items():
+        for i in range(15):
+            texts.append(" ".join(rng.choice(words.split(), 4, replace=False)) + f" {i}")
+            truth.append(category)
+    result = cluster(make_backend("sentence-transformers").encode(texts))
+    assert result.broad_k == 12
+    assert adjusted_rand_score(truth, result.broad) > 0.95
+    assert_nested(result)
+
+
 def test_broad_options_offer_the_finer_level_the_overview_merged():
     vectors, _, topics = three_levels()  # 16 planted topics
     graph = knn_graph(vectors, 30)
     result = cluster(vectors, neighbors=graph)
     assert result.broad_options[0] == result.broad_k < 16, "the overview merged some topics"
     assert 16 in result.broad_options
-    assert all(b <= result.k // 2 for b in result.broad_options)
+    assert all(b <= result.k for b in result.broad_options)
     taken = cluster(vectors, ClusterParams(broad_k=16), neighbors=graph)
     assert taken.broad_k == 16 and adjusted_rand_score(topics, taken.broad) > 0.95
     assert taken.broad_options == result.broad_options, "the choices stay once one is taken"
