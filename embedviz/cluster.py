@@ -349,7 +349,7 @@ def _auto(
     asked = None if params.broad_k is None else min(params.broad_k, max(fine_ks))
     cuts = _ward_cuts(space, graph, sorted({*fine_ks, *candidates} | ({asked} - {None})))
     k = _best_cut(cuts, fine_ks, fine_links, FINE_RESOLUTION)
-    overview = [b for b in candidates if b <= max(2, k)] or candidates[:1]
+    overview = [b for b in candidates if b <= k] or candidates[:1]
     options = _broad_options(cuts, overview, links)
     k_broad = options[0] if asked is None else asked
     broad = _smooth(_refine(space, cuts[k_broad], copies), graph, copies)
