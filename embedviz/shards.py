@@ -44,7 +44,7 @@ def input_files(path: str | Path) -> list[Path]:
         p
         for p in path.iterdir()
         if p.is_file()
-        and not p.name.startswith((".", "_"))
+        and not p.name.startswith((".", "_", "~$"))  # hidden, Spark's _SUCCESS, Excel's lock files
         and Path(p.name.removesuffix(".gz")).suffix.lower() in FORMATS
     )
     if not files:
