@@ -36,21 +36,39 @@ class ClusterSummary:
         return ", ".join(self.keywords[:3]) or f"cluster {self.cluster}"
 
 
-def keywords(texts: Sequence[str], labels: np.ndarray, n_words: int = 5) -> dict[int, tuple[str, ...]]:
-    """Class-based TF-IDF: per cluster, the words frequent in it and rare elsewhere.
-
-    A word goes first to the cluster where it scores highest, so labels stay distinct.
-    """
-    clusters = sorted(set(labels.tolist()) - {-1})
-    if not clusters:
-        return {}
+def word_counts(texts: Sequence[str]):
+    """Each text's word counts, (n, words) sparse, and the words; None when the texts hold no
+    word. Counted once, they serve every level's keywords."""
     vectorizer = word_counter()
     try:
         counts = vectorizer.fit_transform(texts)
     except ValueError:  # no words at all
+        return None
+    return counts.tocsr(), vectorizer.get_feature_names_out()
+
+
+def keywords(
+    texts: Sequence[str], labels: np.ndarray, n_words: int = 5, counts=None
+) -> dict[int, tuple[str, ...]]:
+    """Class-based TF-IDF: per cluster, the words frequent in it and rare elsewhere.
+
+    A word goes first to the cluster where it scores highest, so labels stay distinct.
+    `counts`: word_counts(texts), if already counted.
+    """
+    clusters = sorted(set(labels.tolist()) - {-1})
+    if not clusters:
+        return {}
+    counted = counts if counts is not None else word_counts(texts)
+    if counted is None:
         return {c: () for c in clusters}
-    per_class = np.vstack([np.asarray(counts[labels == c].sum(axis=0)).ravel() for c in clusters])
-    return keywords_from_counts(clusters, per_class, vectorizer.get_feature_names_out(), n_words)
+    counts, vocabulary = counted
+    from scipy.sparse import csr_matrix
+
+    member = np.flatnonzero(labels >= 0)
+    index = np.searchsorted(clusters, labels[member])
+    indicator = csr_matrix((np.ones(len(member)), (index, member)), shape=(len(clusters), len(labels)))
+    per_class = (indicator @ counts).toarray()  # one product, not a slice per cluster
+    return keywords_from_counts(clusters, per_class, vocabulary, n_words)
 
 
 def stop_words() -> frozenset[str]:
@@ -85,10 +103,10 @@ def keywords_from_counts(
     owner = scores.argmax(axis=0)
     result = {}
     for row, c in enumerate(clusters):
-        ranked = [w for w in np.argsort(-scores[row], kind="stable") if per_class[row, w] > 0]
-        own = [w for w in ranked if owner[w] == row]
-        shared = [w for w in ranked if owner[w] != row]
-        chosen = own[:n_words] if len(own) >= 3 else own + shared[: n_words - len(own)]
+        used = np.flatnonzero(per_class[row] > 0)  # ascending, so the stable sort keeps ties in order
+        ranked = used[np.argsort(-scores[row, used], kind="stable")]
+        own, shared = ranked[owner[ranked] == row], ranked[owner[ranked] != row]
+        chosen = own[:n_words] if len(own) >= 3 else [*own, *shared[: n_words - len(own)]]
         result[int(c)] = tuple(str(vocabulary[w]) for w in chosen[:n_words])
     return result
 
@@ -141,14 +159,17 @@ def numbered_names(names: Sequence[tuple[int, str]]) -> dict[int, str]:
     return out
 
 
-def summarize(texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray) -> list[ClusterSummary]:
-    """One summary per cluster (largest first), then noise if any."""
+def summarize(
+    texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray, counts=None
+) -> list[ClusterSummary]:
+    """One summary per cluster (largest first), then noise if any. `counts`: word_counts(texts),
+    if already counted."""
 
     def among(members: list[int]) -> dict[int, tuple[str, ...]]:
         rows = np.flatnonzero(np.isin(labels, members))
         return keywords([texts[i] for i in rows], labels[rows], n_words=10)
 
-    words = distinct_keywords(keywords(texts, labels), among)
+    words = distinct_keywords(keywords(texts, labels, counts=counts), among)
     reps = representatives(vectors, labels)
     sizes = dict(zip(*np.unique(labels, return_counts=True), strict=True))
     summaries = [ClusterSummary(int(c), int(sizes[c]), words.get(c, ()), reps[c]) for c in sorted(reps)]

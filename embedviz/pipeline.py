@@ -23,7 +23,7 @@ from embedviz.compiled import threadsafe_parallel
 from embedviz.corpus import Corpus
 from embedviz.embed import Embeddings, embed, embed_query
 from embedviz.errors import InputError
-from embedviz.labels import NOISE_LABEL, ClusterSummary, numbered_names, summarize
+from embedviz.labels import NOISE_LABEL, ClusterSummary, numbered_names, summarize, word_counts
 from embedviz.neighbors import EXACT_GRAPH_MAX, Neighbors, knn_graph, top_k
 from embedviz.progress import OnProgress, Progress, ignore
 from embedviz.reduce import REDUCE_VERSION, Projection, ReduceParams, auto_note, reduce, resolve
@@ -247,9 +247,10 @@ def clustering(
         step(1, "clusters at both levels")
         result = cluster(emb.vectors, params, neighbors=graph)
         step(2, "keywords of the fine clusters")
-        summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels))
+        counts = word_counts(corpus.texts)
+        summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels, counts))
         step(3, "keywords of the broad topics")
-        broad = tuple(summarize(corpus.texts, emb.vectors, result.broad))
+        broad = tuple(summarize(corpus.texts, emb.vectors, result.broad, counts))
         step(4)
     if store:
         meta = {
@@ -337,10 +338,11 @@ def curated(
     base = made_on
     labels, broad, names = curation.apply_edits(base.labels, base.broad, emb.vectors, log)
     result = replace(base.clustering, labels=labels, broad=broad)
+    counts = word_counts(corpus.texts)
     return LabelledClustering(
         result,
-        tuple(summarize(corpus.texts, emb.vectors, labels)),
-        tuple(summarize(corpus.texts, emb.vectors, broad)),
+        tuple(summarize(corpus.texts, emb.vectors, labels, counts)),
+        tuple(summarize(corpus.texts, emb.vectors, broad, counts)),
         f"{base.key}:edits:{digest(log)}",
         names,
         len(log),
