@@ -18,7 +18,7 @@ import pandas as pd
 
 from embedviz import classifier, curation
 from embedviz.backends.base import Backend
-from embedviz.cluster import CLUSTER_VERSION, Clustering, ClusterParams, cluster
+from embedviz.cluster import CLUSTER_VERSION, Clustering, ClusterParams, TreeMemo, cluster
 from embedviz.compiled import threadsafe_parallel
 from embedviz.corpus import Corpus
 from embedviz.embed import Embeddings, embed, embed_query
@@ -245,7 +245,7 @@ def clustering(
         graph = neighbor_graph(emb, store, width)
     with timed("clusters"):
         step(1, "clusters at both levels")
-        result = cluster(emb.vectors, params, neighbors=graph)
+        result = cluster(emb.vectors, params, neighbors=graph, trees=kept_trees(store))
         step(2, "keywords of the fine clusters")
         counts = word_counts(corpus.texts)
         summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels, counts))
@@ -262,6 +262,24 @@ def clustering(
         arrays = {"labels": result.labels, "broad": result.broad, "meta": np.array(json.dumps(meta))}
         store.put_artifact(key, "clustering", arrays)
     return LabelledClustering(result, summaries, broad, key)
+
+
+def kept_trees(store: Store | None) -> TreeMemo | None:
+    """auto's Ward trees kept in the store, under a key of the points and links they join: a
+    new k (a topic-count button, the CLI's --broad-clusters) cuts the kept tree again."""
+    if store is None:
+        return None
+
+    def trees(key: str, make) -> np.ndarray:
+        key = f"ward tree:{key}"
+        hit = store.get_artifact(key)
+        if hit is not None:
+            return hit["children"]
+        children = make()
+        store.put_artifact(key, "ward_tree", {"children": children})
+        return children
+
+    return trees
 
 
 def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledClustering | None:

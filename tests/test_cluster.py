@@ -157,6 +157,29 @@ def test_unrelated_categories_are_never_merged_to_make_the_overview_coarser():
     assert_nested(result)
 
 
+def test_a_kept_ward_tree_is_cut_again_for_another_k(tmp_path, monkeypatch):
+    # the tree depends on the texts alone: a topic-count button cuts the stored one again
+    from embedviz import Store, corpus_from_frame
+    from embedviz.pipeline import clustering, embeddings
+
+    cluster_module = importlib.import_module("embedviz.cluster")
+    grown = []
+    real = cluster_module._ward_tree
+    monkeypatch.setattr(cluster_module, "_ward_tree", lambda *a: grown.append(1) or real(*a))
+    corpus = corpus_from_frame(planted_frame(per_topic=40))
+    store = Store(tmp_path / "s.sqlite")
+    emb = embeddings(corpus, make_backend("planted"), store)
+    first = clustering(corpus, emb, ClusterParams(), store)
+    again = clustering(corpus, emb, ClusterParams(broad_k=3), store)
+    assert len(grown) == 1, "the second k cut the kept tree"
+    other = corpus_from_frame(planted_frame(per_topic=41))
+    clustering(other, embeddings(other, make_backend("planted"), store), ClusterParams(), store)
+    assert len(grown) == 2, "other texts, another tree"
+    fresh = cluster(emb.vectors, ClusterParams(broad_k=3), neighbors=knn_graph(emb.vectors, 30))
+    assert (again.labels == fresh.labels).all() and (again.broad == fresh.broad).all()
+    assert first.clustering.broad_k != again.clustering.broad_k == 3
+
+
 def test_broad_options_offer_the_finer_level_the_overview_merged():
     vectors, _, topics = three_levels()  # 16 planted topics
     graph = knn_graph(vectors, 30)
