@@ -61,13 +61,13 @@ def keywords(
     counted = counts if counts is not None else word_counts(texts)
     if counted is None:
         return {c: () for c in clusters}
-    counts, vocabulary = counted
+    matrix, vocabulary = counted
     from scipy.sparse import csr_matrix
 
     member = np.flatnonzero(labels >= 0)
     index = np.searchsorted(clusters, labels[member])
     indicator = csr_matrix((np.ones(len(member)), (index, member)), shape=(len(clusters), len(labels)))
-    per_class = (indicator @ counts).toarray()  # one product, not a slice per cluster
+    per_class = (indicator @ matrix).toarray()  # one product, not a slice per cluster
     return keywords_from_counts(clusters, per_class, vocabulary, n_words)
 
 
