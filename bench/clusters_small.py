@@ -8,8 +8,8 @@ A user who pastes a few dozen texts or uploads a few hundred should see their to
 with 5,000 does. For each set and size, DRAWS random draws (seeds 0 to 3): the mean number of
 broad topics and fine clusters, the mean adjusted Rand index (ARI) of the automatic level whose
 count is nearer the number of labels in the draw, the mean ARI of KMeans told that number, and
-the ratio of the two (the goal of bench/clusters.py is 0.85). Vectors come from the store that
-bench/clusters.py fills.
+the ratio of the two (the goal of bench/clusters.py is 0.85). Each set is bench/clusters.py's
+sample of it, embedded once (its vectors are in the store on later runs).
 """
 
 from __future__ import annotations
