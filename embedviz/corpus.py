@@ -172,7 +172,8 @@ def corpus_from_frame(
     """Pick the text column, drop empty texts, count duplicates."""
     limits = limits or Limits.from_env()
     frame = frame.reset_index(drop=True)
-    frame.columns = [str(c) for c in frame.columns]
+    names = [str(c).strip() for c in frame.columns]  # " text , label ", as spreadsheets are typed
+    frame.columns = names if len(set(names)) == len(names) else [str(c) for c in frame.columns]
     if frame.empty or len(frame.columns) == 0:
         raise InputError(f"{name}: no rows found (the file is empty or has only a header).")
     if len(frame) > limits.max_rows:
@@ -470,9 +471,6 @@ def _parse_delimited(name: str, text: str, warn: list[str], sep: str | None = No
     skipped = sum(str(w.message).count("Skipping line") for w in caught)
     if skipped:
         warn.append(f"{name}: skipped {skipped} malformed row(s) with too many fields.")
-    names = [str(c).strip() for c in frame.columns]  # " text , label " as Excel users type it
-    if len(set(names)) == len(names):
-        frame.columns = names
     _warn_header_of_data(name, frame, sep, warn)
     return _decimal_commas(frame) if sep == ";" else frame
 
@@ -573,7 +571,6 @@ def _read_excel(name: str, data: bytes, limits: Limits, warn: list[str]) -> pd.D
             f"{name}: read sheet {sheet!r}, the first with rows of its {len(sheets)} sheets; to map another, "
             "save it as a workbook or CSV of its own."
         )
-    frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
 
