@@ -30,11 +30,11 @@ def settings(params: ClusterParams) -> ClusterParams:
         keep = c.toggle("Keep outliers as noise", value=params.keep_noise, key="clusters.w.noise")
         fine = {"min_cluster_size": int(size) or None, "keep_noise": keep, "k": None}
     else:
-        auto = b.toggle("Pick the number of clusters", value=params.k is None, key="clusters.w.auto")
+        auto = b.toggle("Automatic number of clusters", value=params.k is None, key="clusters.w.auto")
         k = None if auto else c.number_input("Fine clusters", 1, 2000, params.k or 20, key="clusters.w.k")
         fine = {"k": int(k) if k else None}
     broad_auto = d.toggle(
-        "Pick the number of topics", value=params.broad_k is None, key="clusters.w.broad_auto"
+        "Automatic number of topics", value=params.broad_k is None, key="clusters.w.broad_auto"
     )
     broad_k = None
     if not broad_auto:
