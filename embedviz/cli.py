@@ -11,8 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from embedviz.backends import BACKENDS, DEFAULT_BACKEND, build_backend
-from embedviz.backends.base import Backend
+from embedviz.backends import BACKENDS, DEFAULT_BACKEND, build_backend, make_backend
+from embedviz.backends.base import Backend, space_of
 from embedviz.backends.local import DEFAULT_PRECISION, PRECISIONS
 from embedviz.cluster import CLUSTER_METHODS, ClusterParams
 from embedviz.corpus import Corpus, load_corpus
@@ -21,7 +21,7 @@ from embedviz.progress import Progress
 from embedviz.reduce import REDUCERS, ReduceParams, resolve
 from embedviz.scale import DEFAULT_FIT_SAMPLE, ENGINES, BackendSpec
 from embedviz.shards import is_embed_folder, is_output_folder
-from embedviz.store import Store
+from embedviz.store import Store, default_store_path
 
 log = logging.getLogger("embedviz")
 EXIT_BAD_INPUT = 2
@@ -74,6 +74,16 @@ def _figure(value: str) -> Path:
     if path.suffix.lower() not in FIGURE_FORMATS:
         raise argparse.ArgumentTypeError(f"{path.name}: the figure must end in {', '.join(FIGURE_FORMATS)}")
     return path
+
+
+def _days(value: str) -> float:
+    try:
+        days = float(value)
+    except ValueError:
+        days = -1.0
+    if not days >= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days (0 or more, e.g. 7 or 0.5)")
+    return days
 
 
 def _query(value: str) -> str:
@@ -185,6 +195,25 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--batch-size", type=int, default=32)
     v.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION, help="sentence-transformers")
     v.add_argument("--cache-dir", help="store folder (default: $EMBEDVIZ_CACHE_DIR or user cache)")
+
+    h = sub.add_parser("store", help="what the store holds; drop what can be made again")
+    h.add_argument("--cache-dir", help="store folder (default: $EMBEDVIZ_CACHE_DIR or user cache)")
+    h.add_argument(
+        "--drop-computed",
+        action="store_true",
+        help="drop maps, neighbour graphs, clusterings, ... (made again when next asked for); vectors, tags and edits stay",
+    )
+    h.add_argument(
+        "--older-than",
+        type=_days,
+        metavar="DAYS",
+        help="with --drop-computed: only results made more than DAYS ago",
+    )
+    h.add_argument(
+        "--drop-vectors",
+        metavar="SPACE",
+        help="drop one vector space (its key as listed, or the key's start); its texts are encoded again when next used",
+    )
 
     s = sub.add_parser("search", help="print the texts nearest a query as JSON lines")
     common(s)
@@ -521,12 +550,58 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_store(args: argparse.Namespace) -> int:
+    """Print what the store holds (a table on stdout); drop what was asked, then compact."""
+    if args.older_than is not None and not args.drop_computed:
+        raise InputError(
+            "--older-than says which computed results --drop-computed drops; add --drop-computed."
+        )
+    path = Path(args.cache_dir) / "store.sqlite" if args.cache_dir else default_store_path()
+    if not path.exists():
+        raise InputError(
+            f"no store at {path}; the dashboard and the other commands make it when they first run."
+        )
+    store = Store(path)
+    dropped = {}
+    if args.drop_vectors:
+        dropped["vectors"] = store.drop_vectors(args.drop_vectors)
+    if args.drop_computed:
+        dropped["computed results"] = store.drop_computed(args.older_than)
+    if dropped:
+        before = store.size()
+        if sum(dropped.values()):
+            store.compact()
+        what = " and ".join(f"{n:,} {part}" for part, n in dropped.items())
+        sys.stdout.write(f"dropped {what}; the file went from {_mb(before)} to {_mb(store.size())}\n")
+    rows = [("part", "name", "entries", "size", "about")]
+    rows += [
+        (h.part, h.name, f"{h.entries:,}", _mb(h.bytes), h.about) for h in store.holdings(_bundled_spaces())
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    sys.stdout.write(f"{store.path}: {_mb(store.size())}\n")
+    for row in rows:
+        sys.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)))
+        sys.stdout.write(f"  {row[4]}\n")
+    return 0
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+def _bundled_spaces() -> dict[str, dict]:
+    """The bundled model's vector spaces (int8 and fp32) by key, to name them in stores that
+    were filled before spaces were recorded by name."""
+    identities = [make_backend("sentence-transformers", precision=p).identity() for p in PRECISIONS]
+    return {space_of(identity): identity for identity in identities}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _log_to_stderr()
-    if args.command == "serve":
+    if args.command in ("serve", "store"):
         try:
-            return run_serve(args)
+            return run_serve(args) if args.command == "serve" else run_store(args)
         except EmbedvizError as e:
             sys.stderr.write(f"embedviz: error: {e}\n")
             return EXIT_BAD_INPUT

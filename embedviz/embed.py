@@ -62,6 +62,8 @@ def embed(
         vectors = backend.encode(list(texts))
         on_progress(Progress("embed", total, total))
         return Embeddings(vectors, space, fingerprint, len(texts), 0)
+    if missing and store is not None:
+        store.name_space(space, backend.identity())
     for start in range(0, len(missing), backend.chunk_size):
         chunk = missing[start : start + backend.chunk_size]
         vectors = backend.encode([unique[sha] for sha in chunk])
@@ -92,5 +94,6 @@ def embed_query(text: str, backend: Backend, store: Store | None = None) -> np.n
             return hit
     vector = backend.encode([text])
     if store is not None and backend.persist:
+        store.name_space(space, backend.identity())
         store.put_vectors(space, [sha], vector)
     return vector[0]

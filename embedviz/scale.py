@@ -485,6 +485,7 @@ def seed_store(folder: str | Path, store: Store) -> int:
         new = [i for i, sha in enumerate(hashes) if sha not in present]
         if new:
             vectors = shards.vectors_of(table[shards.VECTOR])
+            store.name_space(space, manifest["backend"])
             store.put_vectors(space, [hashes[i] for i in new], vectors[new])
             added += len(new)
     return added

@@ -20,8 +20,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+
+from embedviz.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,10 @@ CREATE TABLE IF NOT EXISTS artifacts (
     kind TEXT NOT NULL,
     value BLOB NOT NULL,
     created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS spaces (
+    space TEXT PRIMARY KEY,
+    identity TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tags (
     dataset TEXT NOT NULL,
@@ -101,6 +108,29 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
     with contextlib.suppress(sqlite3.OperationalError):  # busy elsewhere: the space is reused later
         conn.execute("VACUUM")  # give the old table's pages back to the disk, once
+
+
+class Holding(NamedTuple):
+    """One line of what a store holds (Store.holdings)."""
+
+    part: str  # "vectors", "computed", "tags" or "cluster edits"
+    name: str  # the vector space's key, or the kind of result
+    entries: int
+    bytes: int
+    about: str  # the backend of a vector space; the age of the oldest result of a kind
+
+
+def _space_name(identity: Mapping | None) -> str:
+    if identity is None:
+        return "backend not recorded (stored before embedviz named spaces)"
+    return ", ".join(f"{key} {value}" for key, value in identity.items())
+
+
+def _age(made: float) -> str:
+    hours = (time.time() - made) / 3600
+    return (
+        f"{hours / 24:.0f} d" if hours >= 48 else f"{hours:.0f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+    )
 
 
 class Store:
@@ -185,6 +215,11 @@ class Store:
         rows = [(space, sha, vectors[i].tobytes()) for i, sha in enumerate(shas)]
         self._write("INSERT OR IGNORE INTO vectors (space, sha, vector) VALUES (?, ?, ?)", rows)
 
+    def name_space(self, space: str, identity: Mapping) -> None:
+        """Record which backend a vector space's key stands for (its identity: backend, model,
+        dimension; never a key), so `holdings` can name it."""
+        self._write("INSERT OR REPLACE INTO spaces VALUES (?, ?)", [(space, json.dumps(dict(identity)))])
+
     def count_present(self, space: str, shas: Sequence[bytes]) -> int:
         """How many of the given text hashes have a stored vector (no vector is read)."""
         unique = list(dict.fromkeys(shas))
@@ -238,6 +273,88 @@ class Store:
             "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)",
             [(key, kind, buffer.getvalue(), time.time())],
         )
+
+    # what the store holds, and dropping what can be made again
+    def holdings(self, known: Mapping[str, Mapping] | None = None) -> list[Holding]:
+        """Every vector space (named by its backend's identity: recorded, else from `known`, space
+        -> identity), every kind of computed result, then the tags and cluster edits: entries and
+        bytes of each."""
+        known = known or {}
+        vectors = self._read(
+            "SELECT v.space, s.identity, count(*), sum(length(v.vector)) FROM vectors v "
+            "LEFT JOIN spaces s ON s.space = v.space GROUP BY v.space ORDER BY 3 DESC",
+            [],
+        )
+        computed = self._read(
+            "SELECT kind, count(*), sum(length(value)), min(created) FROM artifacts GROUP BY kind ORDER BY 3 DESC",
+            [],
+        )
+        curation = [
+            (
+                "tags",
+                *self._read("SELECT count(*), coalesce(sum(length(sha) + length(tag)), 0) FROM tags", [])[0],
+            ),
+            (
+                "cluster edits",
+                *self._read("SELECT count(*), coalesce(sum(length(edit)), 0) FROM edits", [])[0],
+            ),
+        ]
+        return [
+            *(
+                Holding(
+                    "vectors",
+                    space,
+                    n,
+                    size,
+                    _space_name(json.loads(identity) if identity else known.get(space)),
+                )
+                for space, identity, n, size in vectors
+            ),
+            *(
+                Holding("computed", kind, n, size, f"the oldest made {_age(made)} ago")
+                for kind, n, size, made in computed
+            ),
+            *(Holding(part, "", n, size, "kept by every drop") for part, n, size in curation if n),
+        ]
+
+    def drop_computed(self, older_than_days: float | None = None) -> int:
+        """Delete computed results (maps, neighbour graphs, clusterings, ...), all or those made
+        more than `older_than_days` ago; each is computed again when next asked for. Vectors,
+        tags and edits stay. Returns how many were deleted."""
+        made_before = time.time() - older_than_days * 86400 if older_than_days is not None else float("inf")
+        return self._write("DELETE FROM artifacts WHERE created < ?", [(made_before,)])
+
+    def drop_vectors(self, space: str) -> int:
+        """Delete one vector space's vectors (the key or its unique start, as `holdings` lists
+        it); texts are encoded again when next used. Returns how many were deleted."""
+        found = [
+            row[0]
+            for row in self._read("SELECT DISTINCT space FROM vectors WHERE space LIKE ?", [f"{space}%"])
+        ]
+        if len(found) != 1:
+            held = ", ".join(h.name for h in self.holdings() if h.part == "vectors") or "none"
+            what = "no" if not found else f"{len(found)}"
+            raise InputError(f"{what} vector spaces start with {space!r}; the store holds: {held}.")
+        deleted = self._write("DELETE FROM vectors WHERE space = ?", [(found[0],)])
+        self._write("DELETE FROM spaces WHERE space = ?", [(found[0],)])
+        return deleted
+
+    def compact(self) -> bool:
+        """Give the pages that deletes freed back to the disk (SQLite's VACUUM: it rewrites
+        the file, so it needs as much free space as the file takes). False when another
+        process holds the store open in a transaction: the pages are then only reused."""
+        with self._lock:
+            try:
+                self._conn.execute("VACUUM")
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM went through the log
+            except sqlite3.OperationalError as e:
+                log.warning("the store was not compacted (%s); its freed space is reused by new entries.", e)
+                return False
+        return True
+
+    def size(self) -> int:
+        """Bytes on disk: the file and its write-ahead log."""
+        return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
 
     # curation: tags by text, and cluster edits as an ordered log (rows, so sessions add, never overwrite)
     def add_tags(self, dataset: str, shas: Sequence[bytes], tag: str) -> None:
@@ -293,11 +410,13 @@ class Store:
                 self._recover(e)
                 return []
 
-    def _write(self, sql: str, rows: list[tuple]) -> None:
+    def _write(self, sql: str, rows: list[tuple]) -> int:
+        """Run `sql` for each of `rows` in one transaction; returns how many rows it changed."""
         with self._lock:
             for attempt in (1, 2):
                 try:
                     self._conn.execute("BEGIN IMMEDIATE")
+                    before = self._conn.total_changes
                     try:
                         self._conn.executemany(sql, rows)
                         self._conn.execute("COMMIT")
@@ -305,7 +424,7 @@ class Store:
                         with contextlib.suppress(sqlite3.Error):
                             self._conn.execute("ROLLBACK")
                         raise
-                    return
+                    return self._conn.total_changes - before
                 except sqlite3.DatabaseError as e:
                     if attempt == 2:
                         raise

@@ -208,3 +208,30 @@ def test_map_writes_the_labelled_figure_as_png_svg_or_html(capsys, tmp_path, pla
     assert code == 2 and err.count("\n") == 1 and "must end in" in err
     code, _, err = run(capsys, *base, "--dims", "3", "--figure", str(tmp_path / "map3.png"))
     assert code == 2 and err.count("\n") == 1 and "2-D" in err
+
+
+def test_store_command_lists_the_store_and_drops_what_can_be_made_again(capsys, tmp_path, planted_csv):
+    cache = str(tmp_path / "cache")
+    code, _, err = run(capsys, "store", "--cache-dir", cache)
+    assert code == 2 and "no store at" in err
+    mapped = ("map", str(planted_csv), "--out", str(tmp_path / "m.parquet"), "--backend", "planted")
+    assert run(capsys, *mapped, "--reducer", "pca", "--cache-dir", cache, "--quiet")[0] == 0
+    code, out, _ = run(capsys, "store", "--cache-dir", cache)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{cache}/store.sqlite: ")
+    assert any(line.startswith("vectors ") and "backend planted, model planted-v1" in line for line in lines)
+    computed = [line for line in lines if line.startswith("computed ")]
+    assert {line.split()[1] for line in computed} >= {"projection", "clustering", "knn"}
+
+    code, _, err = run(capsys, "store", "--cache-dir", cache, "--older-than", "1")
+    assert code == 2 and "add --drop-computed" in err
+    code, out, _ = run(capsys, "store", "--cache-dir", cache, "--drop-computed", "--older-than", "1")
+    assert code == 0 and out.startswith("dropped 0 computed results")
+    code, out, _ = run(capsys, "store", "--cache-dir", cache, "--drop-computed")
+    assert code == 0 and out.startswith(f"dropped {sum(int(line.split()[2]) for line in computed)} computed")
+    assert not [line for line in out.splitlines() if line.startswith("computed ")]
+    code, out, err = run(
+        capsys, *mapped, "--reducer", "pca", "--cache-dir", cache
+    )  # the texts are not encoded again
+    assert code == 0 and "0 encoded" in err

@@ -187,3 +187,45 @@ def test_a_map_all_from_the_store_reads_no_neighbour_graph(tmp_path, monkeypatch
     again = build_map(corpus, backend, store)
     np.testing.assert_array_equal(again.frame["cluster"], first.frame["cluster"])
     np.testing.assert_array_equal(again.frame["x"], first.frame["x"])
+
+
+def test_holdings_name_each_space_and_drops_keep_vectors_tags_and_edits(tmp_path):
+    from embedviz.errors import InputError
+
+    store = Store(tmp_path / "s.sqlite")
+    corpus = corpus_from_frame(planted_frame(per_topic=10))
+    build_map(corpus, make_backend("planted"), store, ReduceParams(method="pca"))
+    other = make_backend("planted", model="planted-v2")
+    embed(TEXTS, other, store)
+    store.add_tags("d", [text_hash(TEXTS[0])], "keep")
+    store.add_edit("d", '{"rename": 0}')
+    held = {(h.part, h.name): h for h in store.holdings()}
+    spaces = {h.about: h for h in held.values() if h.part == "vectors"}
+    assert {about.split(", model ")[1].split(",")[0] for about in spaces} == {"planted-v1", "planted-v2"}
+    assert all(h.entries == len(TEXTS) and h.bytes == len(TEXTS) * 4 * 32 for h in spaces.values())
+    assert {name for part, name in held if part == "computed"} >= {"projection", "clustering", "knn"}
+    assert held["tags", ""].entries == 1 and held["cluster edits", ""].entries == 1
+
+    assert store.drop_computed(older_than_days=1) == 0  # all made just now
+    assert store.drop_computed() == sum(h.entries for h in held.values() if h.part == "computed")
+    with pytest.raises(InputError, match="2 vector spaces"):
+        store.drop_vectors("")
+    with pytest.raises(InputError, match=other.space()):
+        store.drop_vectors("not-a-space")
+    assert store.drop_vectors(other.space()[:6]) == len(TEXTS)
+    assert [h.part for h in store.holdings()] == ["vectors", "tags", "cluster edits"]
+    assert store.tags("d") == [(text_hash(TEXTS[0]), "keep")] and len(store.edits("d")) == 1
+    assert embed(TEXTS, make_backend("planted"), store).n_encoded == 0
+    assert embed(TEXTS, make_backend("planted", model="planted-v2"), store).n_encoded == len(TEXTS)
+
+
+def test_compact_gives_dropped_vectors_back_to_the_disk(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    shas = [b"%032d" % i for i in range(5000)]
+    store.put_vectors("big", shas, np.ones((5000, 384), np.float32))
+    full = store.size()
+    assert full > 5000 * 384 * 4
+    store.drop_vectors("big")
+    assert store.size() >= full  # deleted pages stay in the file until compacted
+    assert store.compact()
+    assert store.size() < full / 10

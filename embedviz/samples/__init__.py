@@ -58,6 +58,7 @@ def seed_store(name: str, backend: Backend, store: Store) -> int:
     present = store.get_vectors(backend.space(), hashes)
     new = [i for i, sha in enumerate(hashes) if sha not in present]
     if new:
+        store.name_space(backend.space(), backend.identity())
         store.put_vectors(backend.space(), [hashes[i] for i in new], vectors[new])
     return len(new)
 
