@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from embedviz.errors import InputError
+from embedviz.errors import EmbedvizError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
     with contextlib.suppress(sqlite3.OperationalError):  # busy elsewhere: the space is reused later
         conn.execute("VACUUM")  # give the old table's pages back to the disk, once
+
+
+class StoreFull(EmbedvizError):
+    """The disk (or SQLite's page limit) leaves the store no room to grow."""
 
 
 class Holding(NamedTuple):
@@ -213,12 +217,12 @@ class Store:
         """Store rows of `vectors` (n, d) under `shas` (n,), in one transaction."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         rows = [(space, sha, vectors[i].tobytes()) for i, sha in enumerate(shas)]
-        self._write("INSERT OR IGNORE INTO vectors (space, sha, vector) VALUES (?, ?, ?)", rows)
+        self._keep("INSERT OR IGNORE INTO vectors (space, sha, vector) VALUES (?, ?, ?)", rows)
 
     def name_space(self, space: str, identity: Mapping) -> None:
         """Record which backend a vector space's key stands for (its identity: backend, model,
         dimension; never a key), so `holdings` can name it."""
-        self._write("INSERT OR REPLACE INTO spaces VALUES (?, ?)", [(space, json.dumps(dict(identity)))])
+        self._keep("INSERT OR REPLACE INTO spaces VALUES (?, ?)", [(space, json.dumps(dict(identity)))])
 
     def count_present(self, space: str, shas: Sequence[bytes]) -> int:
         """How many of the given text hashes have a stored vector (no vector is read)."""
@@ -269,7 +273,7 @@ class Store:
     def put_artifact(self, key: str, kind: str, arrays: Mapping[str, np.ndarray]) -> None:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        self._write(
+        self._keep(
             "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)",
             [(key, kind, buffer.getvalue(), time.time())],
         )
@@ -410,6 +414,18 @@ class Store:
                 self._recover(e)
                 return []
 
+    def _keep(self, sql: str, rows: list[tuple]) -> int:
+        """_write for what can be made again (vectors, results): on a full disk the work goes on
+        without keeping it, with one warning, instead of failing."""
+        try:
+            return self._write(sql, rows)
+        except StoreFull as e:
+            message = f"{e} Until then, vectors and results are computed but not kept."
+            if message not in self.warnings:
+                log.warning("%s", message)
+                self.warnings.append(message)
+            return 0
+
     def _write(self, sql: str, rows: list[tuple]) -> int:
         """Run `sql` for each of `rows` in one transaction; returns how many rows it changed."""
         with self._lock:
@@ -426,6 +442,11 @@ class Store:
                         raise
                     return self._conn.total_changes - before
                 except sqlite3.DatabaseError as e:
+                    if isinstance(e, sqlite3.OperationalError) and "full" in str(e):  # SQLITE_FULL
+                        raise StoreFull(
+                            f"the store {self.path} cannot grow ({e}); free space on that disk "
+                            "(`embedviz store --drop-computed` drops results that can be made again) and try again."
+                        ) from e
                     if attempt == 2:
                         raise
                     self._recover(e)

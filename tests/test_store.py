@@ -229,3 +229,20 @@ def test_compact_gives_dropped_vectors_back_to_the_disk(tmp_path):
     assert store.size() >= full  # deleted pages stay in the file until compacted
     assert store.compact()
     assert store.size() < full / 10
+
+
+def test_a_full_disk_keeps_the_work_going_and_refuses_a_tag_plainly(tmp_path):
+    from embedviz.store import StoreFull
+
+    store = Store(tmp_path / "s.sqlite")
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # SQLite's own SQLITE_FULL
+    corpus = corpus_from_frame(planted_frame(per_topic=40))
+    result = build_map(corpus, make_backend("planted"), store, ReduceParams(method="pca"))
+    fresh = build_map(corpus, make_backend("planted"), None, ReduceParams(method="pca"))
+    np.testing.assert_array_equal(result.projection.coords, fresh.projection.coords)
+    assert len(store.warnings) == 1 and "cannot grow" in store.warnings[0]
+    assert "not kept" in store.warnings[0] and "embedviz store --drop-computed" in store.warnings[0]
+    with pytest.raises(StoreFull, match="free space"):  # the user's work is not dropped silently
+        store.add_tags("d", [b"%032d" % i for i in range(5000)], "keep")
+    assert store.tags("d") == []

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from embedviz.ui import state
+from embedviz.ui import compute, state
 
 
 def within_app() -> None:
@@ -30,6 +30,8 @@ def sidebar() -> None:
         st.caption("Backend")
         details = [d for d in (choice.model, choice.precision) if d]
         st.write(" · ".join([choice.name, *details]))
+        for warning in compute.store().warnings:  # a damaged file set aside, a full disk
+            st.warning(warning, icon=":material/database:")
 
 
 def _take_topics(count: int | None) -> None:
@@ -101,7 +103,6 @@ def server_logging() -> None:
 def tag_form(corpus, rows, key: str, what: str = "texts") -> None:
     """A tag name and a button that gives it to the texts at corpus positions `rows`."""
     from embedviz.errors import EmbedvizError
-    from embedviz.ui import compute
 
     left, right = st.columns([3, 1])
     name = left.text_input(f"Tag these {len(rows):,} {what}", key=f"{key}.tag", placeholder="a tag name")
