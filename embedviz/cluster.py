@@ -147,10 +147,11 @@ class Clustering:
         return dict(zip(self.labels.tolist(), self.broad.tolist(), strict=True))
 
 
-TreeMemo = Callable[[str, Callable[[], np.ndarray]], np.ndarray]
-"""Get or make by key: (key, make) -> make()'s array, or the one kept under key. auto's Ward
-tree depends on the texts alone, not on k, so a caller that keeps it (pipeline: in the store)
-spares its longest step (8.5 of 21 s at 100k texts) when only a k changes."""
+Keep = Callable[[str, Callable[[], dict[str, np.ndarray]]], dict[str, np.ndarray]]
+"""Get or make by key: (key, make) -> make()'s named arrays, or those kept under key (the key
+starts with what they are: "ward_tree:", "sample_knn:"). auto's Ward tree and its sample's
+neighbour graph depend on the texts alone, not on k, so a caller that keeps them (pipeline: in
+the store) spares the longest steps (8.5 and 2.3 of 21 s at 100k texts) when only a k changes."""
 
 
 def cluster(
@@ -158,10 +159,11 @@ def cluster(
     params: ClusterParams = ClusterParams(),
     *,
     neighbors: Neighbors | None = None,
-    trees: TreeMemo | None = None,
+    kept: Keep | None = None,
 ) -> Clustering:
     """Cluster unit vectors (n, d) at two levels. `neighbors` (a kNN graph of the same rows,
-    at least 15 wide) spares a neighbour search; `trees` keeps auto's Ward tree (TreeMemo)."""
+    at least 15 wide) spares a neighbour search; `kept` keeps what auto makes before it picks a
+    k (Keep)."""
     n = len(vectors)
     if n < 3:
         return _one_cluster(n, f"{n} text(s): one cluster.")
@@ -179,9 +181,9 @@ def cluster(
             if neighbors is not None:
                 neighbors = _distinct_graph(vectors, neighbors, distinct, inverse)
         if len(distinct) > AUTO_SAMPLE:
-            labels, broad, options = _auto_sampled(vectors, params, neighbors, notes, copies, distinct, trees)
+            labels, broad, options = _auto_sampled(vectors, params, neighbors, notes, copies, distinct, kept)
         else:
-            labels, broad, options = _auto(vectors, params, neighbors, notes, copies, trees)
+            labels, broad, options = _auto(vectors, params, neighbors, notes, copies, kept)
         return Clustering(_by_size(labels[inverse]), _by_size(broad[inverse]), tuple(notes), options)
     if params.method == "hdbscan":
         labels = _hdbscan(vectors, params)
@@ -284,15 +286,16 @@ def _space(vectors: np.ndarray) -> np.ndarray:
 
 
 def _ward_cuts(
-    space: np.ndarray, neighbors: Neighbors, ks: list[int], trees: TreeMemo | None = None
+    space: np.ndarray, neighbors: Neighbors, ks: list[int], kept: Keep | None = None
 ) -> dict[int, np.ndarray]:
     """Cut one Ward tree (kNN connectivity) at each k: k -> labels (n,)."""
     n = len(space)
     connectivity = _connectivity(neighbors, n)
-    if trees is None:
+    if kept is None:
         children = _ward_tree(space, connectivity)
     else:
-        children = trees(_tree_key(space, connectivity), lambda: _ward_tree(space, connectivity))
+        key = "ward_tree:" + _key(WARD_TREE, space, connectivity.indptr, connectivity.indices)
+        children = kept(key, lambda: {"children": _ward_tree(space, connectivity)})["children"]
     parent = list(range(2 * n - 1))
 
     def root(i: int) -> int:
@@ -314,6 +317,8 @@ def _ward_cuts(
 
 WARD_TREE = "ward tree 1"
 """Part of a kept Ward tree's key, with the bytes of the points and links it joins."""
+SAMPLE_KNN = "sample knn 1"
+"""Part of a kept sample graph's key, with the bytes of the sample's vectors."""
 
 
 def _ward_tree(space: np.ndarray, connectivity) -> np.ndarray:
@@ -332,12 +337,12 @@ def _ward_tree(space: np.ndarray, connectivity) -> np.ndarray:
     return np.asarray(tree.children_, dtype=np.int64)
 
 
-def _tree_key(space: np.ndarray, connectivity) -> str:
-    """The key of a Ward tree: the exact points and links it joins (bytes, shapes, types)."""
+def _key(what: str, *arrays: np.ndarray) -> str:
+    """A key for what is made from exactly these arrays (bytes, shapes, types)."""
     import hashlib
 
-    h = hashlib.sha256(WARD_TREE.encode())
-    for a in (space, connectivity.indptr, connectivity.indices):
+    h = hashlib.sha256(what.encode())
+    for a in arrays:
         a = np.ascontiguousarray(a)
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(a.data)
@@ -368,7 +373,7 @@ def _auto(
     neighbors: Neighbors | None,
     notes: list[str],
     copies: np.ndarray,
-    trees: TreeMemo | None = None,
+    kept: Keep | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """(fine, broad) labels (n,) from one Ward tree: each level the cut of best modularity at
     its resolution (or the k asked for), refined; each fine cluster inside one broad topic.
@@ -387,7 +392,7 @@ def _auto(
         fine_ks = [k for k in K_CANDIDATES if floor <= k <= limit] or [min(floor, limit)]
     candidates = [k for k in K_CANDIDATES if k <= min(BROAD_MAX, max(fine_ks))] or [1]  # k = 1 asked
     asked = None if params.broad_k is None else min(params.broad_k, max(fine_ks))
-    cuts = _ward_cuts(space, graph, sorted({*fine_ks, *candidates} | ({asked} - {None})), trees)
+    cuts = _ward_cuts(space, graph, sorted({*fine_ks, *candidates} | ({asked} - {None})), kept)
     k = _best_cut(cuts, fine_ks, fine_links, FINE_RESOLUTION)
     overview = [b for b in candidates if b <= k] or candidates[:1]
     options = _broad_options(cuts, overview, links)
@@ -495,7 +500,7 @@ def _auto_sampled(
     notes: list[str],
     copies: np.ndarray,
     rows: np.ndarray,
-    trees: TreeMemo | None = None,
+    kept: Keep | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """auto on a sample (sample_rows of the corpus row numbers `rows`, ascending, (n,)), then the
     rest by their neighbours' clusters; each text's broad topic is its fine cluster's."""
@@ -503,7 +508,7 @@ def _auto_sampled(
     sample = np.searchsorted(rows, sample_rows(rows, AUTO_SAMPLE))
     part = vectors[sample]
     fine_part, broad_part, options = _auto(
-        part, params, knn_graph(part, PROPAGATE_NEIGHBORS), notes, copies[sample], trees
+        part, params, _sample_graph(part, kept), notes, copies[sample], kept
     )
     labels = np.full(n, -1, dtype=np.int64)
     labels[sample] = fine_part
@@ -516,6 +521,19 @@ def _auto_sampled(
     parent = np.zeros(int(fine_part.max()) + 1, dtype=np.int64)
     parent[fine_part] = broad_part
     return labels, parent[labels], options
+
+
+def _sample_graph(part: np.ndarray, kept: Keep | None) -> Neighbors:
+    """The PROPAGATE_NEIGHBORS-nearest-neighbour graph of a sample's vectors (n, d), kept."""
+    if kept is None:
+        return knn_graph(part, PROPAGATE_NEIGHBORS)
+
+    def make() -> dict[str, np.ndarray]:
+        graph = knn_graph(part, PROPAGATE_NEIGHBORS)
+        return {"indices": graph.indices, "scores": graph.scores, "exact": np.array(graph.exact)}
+
+    arrays = kept(f"sample_knn:{_key(SAMPLE_KNN, part)}", make)
+    return Neighbors(arrays["indices"], arrays["scores"], bool(arrays["exact"]))
 
 
 # modularity: how much more a partition keeps the kNN links inside its clusters than chance

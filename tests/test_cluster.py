@@ -180,6 +180,28 @@ def test_a_kept_ward_tree_is_cut_again_for_another_k(tmp_path, monkeypatch):
     assert first.clustering.broad_k != again.clustering.broad_k == 3
 
 
+def test_a_kept_sample_graph_is_searched_once_for_every_k(tmp_path, monkeypatch):
+    # above AUTO_SAMPLE texts auto clusters a sample; its neighbour graph is kept like the tree
+    from embedviz import Store, corpus_from_frame
+    from embedviz.pipeline import clustering, embeddings
+
+    cluster_module = importlib.import_module("embedviz.cluster")
+    monkeypatch.setattr(cluster_module, "AUTO_SAMPLE", 120)
+    searched = []
+    real = cluster_module.knn_graph
+    monkeypatch.setattr(cluster_module, "knn_graph", lambda v, k: searched.append(len(v)) or real(v, k))
+    corpus = corpus_from_frame(planted_frame(per_topic=40))  # 200 texts
+    store = Store(tmp_path / "s.sqlite")
+    emb = embeddings(corpus, make_backend("planted"), store)
+    clustering(corpus, emb, ClusterParams(), store)
+    again = clustering(corpus, emb, ClusterParams(broad_k=3), store)
+    assert searched.count(120) == 1, "the second k used the kept sample graph"
+    fresh = cluster(emb.vectors, ClusterParams(broad_k=3), neighbors=knn_graph(emb.vectors, 30))
+    assert searched.count(120) == 2
+    assert (again.labels == fresh.labels).all() and (again.broad == fresh.broad).all()
+    assert again.clustering.broad_k == 3
+
+
 def test_broad_options_offer_the_finer_level_the_overview_merged():
     vectors, _, topics = three_levels()  # 16 planted topics
     graph = knn_graph(vectors, 30)

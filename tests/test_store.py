@@ -246,3 +246,20 @@ def test_a_full_disk_keeps_the_work_going_and_refuses_a_tag_plainly(tmp_path):
     with pytest.raises(StoreFull, match="free space"):  # the user's work is not dropped silently
         store.add_tags("d", [b"%032d" % i for i in range(5000)], "keep")
     assert store.tags("d") == []
+
+
+def test_words_are_counted_once_per_corpus_and_name_clusters_as_a_fresh_count(tmp_path, monkeypatch):
+    from embedviz import ClusterParams, pipeline
+
+    counted = []
+    real = pipeline.word_counts
+    monkeypatch.setattr(pipeline, "word_counts", lambda texts: counted.append(1) or real(texts))
+    store = Store(tmp_path / "s.sqlite")
+    corpus = corpus_from_frame(planted_frame(per_topic=40))
+    emb = pipeline.embeddings(corpus, make_backend("planted"), store)
+    pipeline.clustering(corpus, emb, ClusterParams(), store)
+    kept = pipeline.clustering(corpus, emb, ClusterParams(broad_k=3), store)
+    assert len(counted) == 1, "the second k named its clusters from the kept counts"
+    fresh = pipeline.clustering(corpus, emb, ClusterParams(broad_k=3), None)
+    assert kept.summaries == fresh.summaries and kept.broad_summaries == fresh.broad_summaries
+    assert kept.summaries[0].keywords and isinstance(kept.summaries[0].keywords[0], str)
