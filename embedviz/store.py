@@ -350,11 +350,19 @@ class Store:
         with self._lock:
             try:
                 self._conn.execute("VACUUM")
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM went through the log
+                self._conn.execute("PRAGMA busy_timeout = 5000")  # a reader elsewhere: do not wait a minute
+                # VACUUM wrote the whole file through the log: empty it
+                busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             except sqlite3.OperationalError as e:
                 log.warning("the store was not compacted (%s); its freed space is reused by new entries.", e)
                 return False
-        return True
+            finally:
+                self._conn.execute("PRAGMA busy_timeout = 60000")
+        if busy:
+            log.warning(
+                "the store is in use elsewhere: its file shrinks when the other process lets go of it."
+            )
+        return not busy
 
     def size(self) -> int:
         """Bytes on disk: the file and its write-ahead log."""
