@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -12,6 +13,14 @@ FAR_LABEL = "far from every cluster"
 """A text placed on a fitted map that is far from every cluster of the map."""
 WORD_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 """Words of two or more letters: no bare numbers, no underscores."""
+_WORD = re.compile(WORD_PATTERN)
+UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+"""Scripts written without spaces between words: Japanese kana, CJK ideographs (Chinese,
+Japanese kanji)."""
+_UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
+WORDS_VERSION = 2
+"""Bump when what `words` reads as a word changes (kept word counts are keyed by it). 2: runs of
+unspaced scripts are read as character pairs."""
 _CONTENT = """amount back bill bottom call cry describe detail empty fill find fire found front full get
 give go interest keep made mill move name part put see serious show side sincere system take thick
 thin top"""
@@ -80,12 +89,42 @@ def stop_words() -> frozenset[str]:
 
 
 def word_counter(max_words: int | None = None):
-    """The word counts keywords are scored from: function words out, lower case."""
+    """The word counts keywords are scored from: `words`, function words out, lower case."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     return CountVectorizer(
-        stop_words=sorted(stop_words()), token_pattern=WORD_PATTERN, lowercase=True, max_features=max_words
+        stop_words=sorted(stop_words()),
+        tokenizer=words,
+        token_pattern=None,
+        lowercase=True,
+        max_features=max_words,
     )
+
+
+def words(text: str) -> list[str]:
+    """A text's words (WORD_PATTERN), each run of an unspaced script read by `unspaced_pairs`."""
+    found = _WORD.findall(text)
+    if not _UNSPACED_RUN.search(text):
+        return found
+    return [piece for word in found for piece in unspaced_pairs(word)]
+
+
+def unspaced_pairs(word: str, least: int = 2) -> list[str]:
+    """A word as read for counting. In Chinese or Japanese a "word" between spaces or
+    punctuation is a whole clause ("我喜欢吃苹果和香蕉"), so its every cluster would be named by
+    whole sentences: each run of those scripts becomes its overlapping character pairs (苹果,
+    果和, 和香, 香蕉, ...), the usual stand-in for a word segmenter (a lone character stays
+    itself); letters of other scripts in the word stay one word when at least `least` long."""
+    pieces, start = [], 0
+    for run in _UNSPACED_RUN.finditer(word):
+        if run.start() - start >= least:
+            pieces.append(word[start : run.start()])
+        text = run.group()
+        pieces.extend([text] if len(text) == 1 else [text[i : i + 2] for i in range(len(text) - 1)])
+        start = run.end()
+    if len(word) - start >= least:
+        pieces.append(word[start:])
+    return pieces
 
 
 def keywords_from_counts(

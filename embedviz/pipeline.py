@@ -26,6 +26,7 @@ from embedviz.errors import InputError
 from embedviz.labels import (
     NOISE_LABEL,
     WORD_PATTERN,
+    WORDS_VERSION,
     ClusterSummary,
     numbered_names,
     stop_words,
@@ -275,7 +276,7 @@ def clustering(
 def counted_words(corpus: Corpus, store: Store | None):
     """labels.word_counts of the corpus's texts, kept in the store: each new k and each view
     with the user's edits names its clusters from them (counting 100,000 tweets takes 1 s)."""
-    how = {"pattern": WORD_PATTERN, "stop words": digest(sorted(stop_words()))}
+    how = {"words": WORDS_VERSION, "pattern": WORD_PATTERN, "stop words": digest(sorted(stop_words()))}
     key = artifact_key("word_counts", corpus.fingerprint, how)
     hit = store.get_artifact(key) if store else None
     if hit is not None:

@@ -74,6 +74,17 @@ def test_tfidf_gives_texts_of_emoji_or_single_characters_a_vector():
     assert similarity[2, 3] > max(similarity[2, 0], similarity[2, 1])
 
 
+def test_tfidf_reads_chinese_clauses_as_words():
+    # a clause without spaces was one token, shared by no other text: every vector unrelated
+    texts = ["我喜欢吃苹果和香蕉", "苹果和香蕉都是水果", "今天天气很好", "明天天气也很好"]
+    backend = make_backend("tfidf", dimensions=3)
+    backend.fit(texts)
+    similarity = (vectors := backend.encode(texts)) @ vectors.T
+    check_unit_rows(vectors, len(texts))
+    assert similarity[0, 1] > similarity[0, 2:].max() + 0.3
+    assert similarity[2, 3] > similarity[2, :2].max() + 0.3
+
+
 def test_tfidf_says_when_it_fits_once_per_corpus():
     # the fit is one step of seconds per 100k texts: the page shows this while its bar stands at 0
     backend, told = make_backend("tfidf", dimensions=4), []

@@ -281,6 +281,27 @@ def test_labels_keep_topic_words_that_stop_word_lists_hold():
     assert not set(words[0] + words[1]) & {"the", "a", "in", "is", "to"}
 
 
+def test_chinese_and_japanese_clusters_are_named_by_words_not_whole_clauses():
+    # no spaces between their words: each clause was one "word", so names were whole sentences
+    texts = [
+        "我喜欢吃苹果和香蕉",
+        "苹果是一种水果",
+        "香蕉和苹果都很甜",
+        "今天天气很好",
+        "天气预报说明天下雨",
+        "明天会下雨吗",
+        "東京は日本の首都です",
+        "東京タワーに行きました",
+    ]
+    words = keywords(texts, np.array([0, 0, 0, 1, 1, 1, 2, 2]))
+    assert {"苹果", "香蕉"} <= set(words[0]) and {"天气", "下雨"} <= set(words[1]) and "東京" in words[2]
+    assert all(len(word) <= 2 for names in words.values() for word in names)
+    mixed = keywords(
+        ["iPhone手机很好用", "iPhone手机", "plain english text", "english text"], np.repeat([0, 1], 2)
+    )
+    assert {"iphone", "手机"} <= set(mixed[0]) and set(mixed[1]) == {"english", "text", "plain"}
+
+
 def test_names_that_collide_are_told_apart_or_numbered():
     from embedviz.labels import distinct_keywords, numbered_names
 

@@ -13,10 +13,11 @@ from embedviz import labels
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
 
-ANALYZER_VERSION = 3
+ANALYZER_VERSION = 4
 """Part of the vector space's identity: version 1 dropped scikit-learn's whole English stop-word
 list, so texts of function words only were zero vectors; version 2 kept those words but gave
-texts of emoji or single characters only a zero vector."""
+texts of emoji or single characters only a zero vector; version 3 read a Chinese or Japanese
+clause as one word, so such texts shared almost no word."""
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _SYMBOL = re.compile(r"[^\s\ufe0f\u200d]")  # one character, less emoji joiners and variation marks
 
@@ -87,7 +88,7 @@ class _Words:
         self.stop = labels.stop_words()
 
     def __call__(self, text: str) -> list[str]:
-        words = _TOKEN.findall(text.lower())
+        words = [piece for word in _TOKEN.findall(text.lower()) for piece in labels.unspaced_pairs(word)]
         return [w for w in words if w not in self.stop] or words or _SYMBOL.findall(text.lower())
 
 
