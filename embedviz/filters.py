@@ -7,6 +7,7 @@ one boolean per row. Filters combine with each other and with a selection by AND
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,7 +70,9 @@ def text_mask(texts: pd.Series, query: str) -> np.ndarray:
     """(n,) bool: texts matching /a regular expression/, or holding every word (any case)."""
     pattern = regex(query)
     if pattern is not None:
-        return texts.astype(str).str.contains(pattern, regex=True, na=False).to_numpy()
+        with warnings.catch_warnings():  # pandas warns of the groups of /(a|b)/: only a match counts
+            warnings.filterwarnings("ignore", message=".*has match groups.*")
+            return texts.astype(str).str.contains(pattern, regex=True, na=False).to_numpy()
     lowered = texts.astype(str).str.lower()
     keep = np.ones(len(texts), dtype=bool)
     for word in query.lower().split():
