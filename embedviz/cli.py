@@ -409,11 +409,11 @@ def run_map(args: argparse.Namespace, corpus: Corpus, backend: Backend, store: S
     trust = result.projection.trustworthiness
     clustering = result.clusters.clustering
     log.info(
-        "map: %s, trustworthiness %s; %d clusters in %d broad topics; wrote %s",
+        "map: %s, trustworthiness %s; %s in %s; wrote %s",
         result.projection.method,
         f"{trust:.3f}" if trust is not None else "n/a",
-        clustering.k,
-        clustering.broad_k,
+        _counted(clustering.k, "cluster"),
+        _counted(clustering.broad_k, "broad topic"),
         out,
     )
     _log_topic_options(clustering.broad_options, clustering.broad_k)
@@ -583,6 +583,10 @@ def run_store(args: argparse.Namespace) -> int:
         sys.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)))
         sys.stdout.write(f"  {row[4]}\n")
     return 0
+
+
+def _counted(n: int, thing: str) -> str:
+    return f"{n:,} {thing}" + ("" if n == 1 else "s")
 
 
 def _mb(size: int) -> str:
