@@ -144,6 +144,7 @@ class Store:
         self.path = Path(path) if path else default_store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.warnings: list[str] = []
+        self._named: set[str] = set()
         self._lock = threading.RLock()
         self._conn = self._open()
 
@@ -222,7 +223,10 @@ class Store:
     def name_space(self, space: str, identity: Mapping) -> None:
         """Record which backend a vector space's key stands for (its identity: backend, model,
         dimension; never a key), so `holdings` can name it."""
+        if space in self._named:  # once per handle: a query's vector must not pay a second write
+            return
         self._keep("INSERT OR REPLACE INTO spaces VALUES (?, ?)", [(space, json.dumps(dict(identity)))])
+        self._named.add(space)
 
     def count_present(self, space: str, shas: Sequence[bytes]) -> int:
         """How many of the given text hashes have a stored vector (no vector is read)."""
@@ -341,6 +345,7 @@ class Store:
             raise InputError(f"{what} vector spaces start with {space!r}; the store holds: {held}.")
         deleted = self._write("DELETE FROM vectors WHERE space = ?", [(found[0],)])
         self._write("DELETE FROM spaces WHERE space = ?", [(found[0],)])
+        self._named.discard(found[0])
         return deleted
 
     def compact(self) -> bool:
