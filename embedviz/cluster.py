@@ -527,13 +527,8 @@ def _sample_graph(part: np.ndarray, kept: Keep | None) -> Neighbors:
     """The PROPAGATE_NEIGHBORS-nearest-neighbour graph of a sample's vectors (n, d), kept."""
     if kept is None:
         return knn_graph(part, PROPAGATE_NEIGHBORS)
-
-    def make() -> dict[str, np.ndarray]:
-        graph = knn_graph(part, PROPAGATE_NEIGHBORS)
-        return {"indices": graph.indices, "scores": graph.scores, "exact": np.array(graph.exact)}
-
-    arrays = kept(f"sample_knn:{_key(SAMPLE_KNN, part)}", make)
-    return Neighbors(arrays["indices"], arrays["scores"], bool(arrays["exact"]))
+    key = f"sample_knn:{_key(SAMPLE_KNN, part)}"
+    return Neighbors.from_arrays(kept(key, lambda: knn_graph(part, PROPAGATE_NEIGHBORS).arrays()))
 
 
 # modularity: how much more a partition keeps the kNN links inside its clusters than chance

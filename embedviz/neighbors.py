@@ -36,6 +36,14 @@ class Neighbors:
     def k(self) -> int:
         return self.indices.shape[1]
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The graph as named arrays, to keep in the store (`from_arrays` reads them back)."""
+        return {"indices": self.indices, "scores": self.scores, "exact": np.array(self.exact)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Neighbors:
+        return cls(arrays["indices"], arrays["scores"], bool(arrays.get("exact", True)))
+
     def found(self, q: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Query q's rows and scores without the -1 that pads a search finding fewer than k."""
         keep = self.indices[q] >= 0

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -120,16 +120,12 @@ def neighbor_graph(emb: Embeddings, store: Store | None, k: int = GRAPH_K) -> Ne
     """The kNN graph of an embedding set (approximate above EXACT_GRAPH_MAX rows), computed once
     and stored."""
     k = graph_width(emb, k)
-    key = graph_key(emb, k)
-    hit = store.get_artifact(key) if store else None
-    if hit is not None:
-        return Neighbors(hit["indices"], hit["scores"], bool(hit.get("exact", True)))
-    with timed("neighbour graph" + ("" if len(emb) <= EXACT_GRAPH_MAX else " (approximate, HNSW)")):
-        graph = knn_graph(emb.vectors, k)
-    if store:
-        arrays = {"indices": graph.indices, "scores": graph.scores, "exact": np.array(graph.exact)}
-        store.put_artifact(key, "knn", arrays)
-    return graph
+
+    def make() -> dict[str, np.ndarray]:
+        with timed("neighbour graph" + ("" if len(emb) <= EXACT_GRAPH_MAX else " (approximate, HNSW)")):
+            return knn_graph(emb.vectors, k).arrays()
+
+    return Neighbors.from_arrays(stored(store, graph_key(emb, k), "knn", make))
 
 
 def projection(
@@ -164,14 +160,12 @@ def map_trust(emb: Embeddings, coords: np.ndarray, store: Store | None, graph: N
 
     coords = np.ascontiguousarray(coords, dtype=np.float32)
     key = trust_key(emb, coords, graph.k if graph is not None else GRAPH_K)
-    hit = store.get_artifact(key) if store else None
-    if hit is not None:
-        return hit["trust"]
-    with timed("map trust"):
-        trust = trust_of(graph if graph is not None else neighbor_graph(emb, store), coords)
-    if store:
-        store.put_artifact(key, "trust", {"trust": trust})
-    return trust
+
+    def make() -> dict[str, np.ndarray]:
+        with timed("map trust"):
+            return {"trust": trust_of(graph if graph is not None else neighbor_graph(emb, store), coords)}
+
+    return stored(store, key, "trust", make)["trust"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,20 +272,22 @@ def counted_words(corpus: Corpus, store: Store | None):
     with the user's edits names its clusters from them (counting 100,000 tweets takes 1 s)."""
     how = {"words": WORDS_VERSION, "pattern": WORD_PATTERN, "stop words": digest(sorted(stop_words()))}
     key = artifact_key("word_counts", corpus.fingerprint, how)
-    hit = store.get_artifact(key) if store else None
-    if hit is not None:
-        from scipy.sparse import csr_matrix
 
-        matrix = csr_matrix((hit["data"], hit["indices"], hit["indptr"]), shape=tuple(hit["shape"]))
-        return matrix, hit["words"]
-    counted = word_counts(corpus.texts)
-    if store and counted is not None:
+    def make() -> dict[str, np.ndarray]:
+        counted = word_counts(corpus.texts)
+        if counted is None:
+            return {"none": np.array(True)}
         matrix, words = counted
         arrays = {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr}
-        store.put_artifact(
-            key, "word_counts", {**arrays, "shape": np.array(matrix.shape), "words": words.astype(str)}
-        )
-    return counted
+        return {**arrays, "shape": np.array(matrix.shape), "words": words.astype(str)}
+
+    arrays = stored(store, key, "word_counts", make)
+    if "none" in arrays:  # the texts hold no word
+        return None
+    from scipy.sparse import csr_matrix
+
+    matrix = csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"]))
+    return matrix, arrays["words"]
 
 
 def kept_steps(store: Store | None) -> Keep | None:
@@ -300,16 +296,19 @@ def kept_steps(store: Store | None) -> Keep | None:
     the CLI's --broad-clusters) starts from them."""
     if store is None:
         return None
+    return lambda key, make: stored(store, key, key.partition(":")[0], make)
 
-    def keep(key: str, make) -> dict[str, np.ndarray]:
-        hit = store.get_artifact(key)
-        if hit is not None:
-            return hit
-        arrays = make()
-        store.put_artifact(key, key.partition(":")[0], arrays)
-        return arrays
 
-    return keep
+def stored(store: Store | None, key: str, kind: str, make: Callable[[], dict[str, np.ndarray]]):
+    """The named arrays kept in the store under `key`, or make()'s, then kept there as a `kind`:
+    every stage's read, compute and write."""
+    hit = store.get_artifact(key) if store else None
+    if hit is not None:
+        return hit
+    arrays = make()
+    if store:
+        store.put_artifact(key, kind, arrays)
+    return arrays
 
 
 def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledClustering | None:
