@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
+import logging
+import warnings
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -13,6 +17,8 @@ from plotly.colors import qualitative
 
 from embedviz import columns
 from embedviz.placement import Name
+
+log = logging.getLogger(__name__)
 
 HOVER_CHARS = 140
 MAX_HOVER_COLUMNS = 4
@@ -423,7 +429,17 @@ def static_image(
             mask = legend.values == value
             ax.scatter(*coords[mask, :2].T, s=point_size, color=legend.colour(i), lw=0, rasterized=True)
     else:
-        ax.scatter(*coords[:, :2].T, s=point_size, c=numbers, cmap="viridis", lw=0, rasterized=True)
+        shading = {} if numbers is None else {"c": numbers, "cmap": "viridis"}
+        ax.scatter(*coords[:, :2].T, s=point_size, lw=0, rasterized=True, **shading)
+    families, missing = font_fallback([name.text for name in names])
+    if missing and fmt == "png":
+        log.warning(
+            "no installed font draws %s of the names (e.g. %s): they show as boxes in the PNG; install "
+            "a font that has them (Chinese, Japanese: fonts-noto-cjk) or export SVG or HTML, which the "
+            "viewer's fonts draw.",
+            f"{len(missing)} character(s)",
+            missing[:5],
+        )
     for name in names:
         broad = name.level == "broad"
         ax.text(
@@ -436,15 +452,69 @@ def static_image(
             va="center",
             color="#111" if broad else "#333",
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.65 if broad else 0.45, "lw": 0},
+            fontfamily=families,
         )
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_axis_off()
-    fig.tight_layout(pad=0.2)
     out = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none"}):  # names stay text: searchable, editable
-        fig.savefig(out, format=fmt, dpi=dpi)
+    fonts = logging.getLogger("matplotlib.font_manager")  # "no bold in that font": regular is drawn
+    level = fonts.level
+    fonts.setLevel(logging.ERROR)
+    with matplotlib.rc_context({"svg.fonttype": "none"}), warnings.catch_warnings():  # names stay text in SVG
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # said above, once
+        try:
+            fig.tight_layout(pad=0.2)
+            fig.savefig(out, format=fmt, dpi=dpi)
+        finally:
+            fonts.setLevel(level)
     plt.close(fig)
     return out.getvalue()
+
+
+def font_fallback(texts: Sequence[str]) -> tuple[list[str], str]:
+    """The font families that draw `texts` in a PNG: matplotlib's default, then installed fonts
+    for the characters it lacks (matplotlib falls back along the list: names in Chinese drew as
+    boxes); and the characters no installed font draws."""
+    from matplotlib import font_manager, rcParams
+
+    default = font_manager.findfont(font_manager.FontProperties(family=rcParams["font.family"]))
+    families = [font_manager.FontProperties(fname=default).get_name()]
+    missing = {ord(c) for text in texts for c in text if not c.isspace()} - _glyphs(default)
+    listed = [font.fname for font in font_manager.fontManager.ttflist]
+    known = set(listed)
+    # matplotlib lists the fonts of its first run: one installed since is found on disk
+    paths = [*listed, *(path for path in _system_fonts() if path not in known)] if missing else []
+    for path in paths:
+        drawn = missing & _glyphs(path)
+        if not drawn:
+            continue
+        if path not in known:
+            font_manager.fontManager.addfont(path)
+        name = font_manager.FontProperties(fname=path).get_name()
+        if name not in families and not name.startswith("Last Resort"):  # its glyphs are boxes
+            families.append(name)
+            missing -= drawn
+        if not missing:
+            break
+    return families, "".join(chr(c) for c in sorted(missing))
+
+
+@functools.lru_cache(maxsize=1)
+def _system_fonts() -> tuple[str, ...]:
+    from matplotlib import font_manager
+
+    return tuple(sorted(font_manager.findSystemFonts()))
+
+
+@functools.lru_cache(maxsize=256)
+def _glyphs(path: str) -> frozenset[int]:
+    """The characters a font file draws."""
+    from matplotlib.ft2font import FT2Font
+
+    try:
+        return frozenset(FT2Font(path).get_charmap())
+    except (OSError, RuntimeError):  # an unreadable font draws nothing
+        return frozenset()
 
 
 def tree_nodes(fine_summaries, broad_summaries, fine_names, broad_names) -> list[str]:

@@ -322,6 +322,12 @@ with compute.shown_errors():
                 disabled=dims == 3,
                 help="2-D maps only" if dims == 3 else None,
             )
+        missing = figures.font_fallback([name.text for name in drawn.names])[1]
+        if missing and dims == 2:
+            st.caption(
+                f"No font on this server draws some characters of the names ({missing[:5]}): they show as "
+                "boxes in the PNG. The SVG and HTML figures use your own fonts."
+            )
     except compute.NeedsConsent:
         chart_slot.empty()  # the blank chart would push the question below the fold
         raise

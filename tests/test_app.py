@@ -418,6 +418,20 @@ def test_map_names_each_cluster_once_without_overlaps():
     assert len(scene["annotations"]) == 5 and all("z" in a for a in scene["annotations"])
 
 
+def test_the_map_says_when_no_font_on_the_server_draws_the_names_of_a_png(monkeypatch):
+    from embedviz import figures
+
+    at = with_planted_data(app()).run()
+    assert not any("show as boxes" in c.value for c in at.caption)
+    asked = []
+    monkeypatch.setattr(
+        figures, "font_fallback", lambda texts: asked.append(texts) or (["DejaVu Sans"], "苹果")
+    )
+    at.run()
+    assert any("(苹果): they show as boxes in the PNG" in c.value for c in at.caption)
+    assert len(asked[-1]) >= 5, "asked about every name on the map"
+
+
 def test_long_work_waits_for_the_user_and_says_how_long(monkeypatch):
     from tests.planted import PlantedBackend
 

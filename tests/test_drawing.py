@@ -232,3 +232,21 @@ def test_a_filter_dims_points_without_recolouring_the_rest():
     fig = figures.map_figure(coords, None, numbers, keep=numbers.to_numpy() > 5)
     (texts,) = [t for t in fig.data if t.name == "texts"]
     assert (texts.marker.cmin, texts.marker.cmax) == (0, 10), "the scale is the whole map's"
+
+
+def test_png_names_fall_back_to_a_font_that_draws_them_and_say_when_none_does(caplog):
+    from embedviz.placement import Name
+
+    families, missing = figures.font_fallback(["circled \u24b6", "plain"])  # not in DejaVu Sans
+    assert len(families) == 2 and missing == ""
+    assert figures.font_fallback(["plain"]) == (families[:1], "")
+    assert figures.font_fallback(["x \U0010fffd"])[1] == "\U0010fffd"  # no font draws it
+    coords = np.random.default_rng(0).normal(size=(30, 2))
+    name = Name("odd \U0010fffd", (0.0, 0.0), 16, "broad", 0, 30)
+    with caplog.at_level("WARNING", logger="embedviz.figures"):
+        assert figures.static_image(coords, None, [name], "png").startswith(b"\x89PNG")
+    assert "boxes in the PNG" in caplog.text and "SVG or HTML" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="embedviz.figures"):
+        assert b"odd" in figures.static_image(coords, None, [name], "svg")  # the viewer's fonts draw it
+    assert not caplog.text
