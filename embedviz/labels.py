@@ -18,9 +18,11 @@ UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 """Scripts written without spaces between words: Japanese kana, CJK ideographs (Chinese,
 Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
-WORDS_VERSION = 2
+WORDS_VERSION = 3
 """Bump when what `words` reads as a word changes (kept word counts are keyed by it). 2: runs of
-unspaced scripts are read as character pairs."""
+unspaced scripts are read as character pairs; 3: addresses and @mentions are not read."""
+_ADDRESS = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+|@\w+")
+"""Web and mail addresses and @mentions: their pieces (https, www, com, user) named clusters."""
 _CONTENT = """amount back bill bottom call cry describe detail empty fill find fire found front full get
 give go interest keep made mill move name part put see serious show side sincere system take thick
 thin top"""
@@ -102,7 +104,10 @@ def word_counter(max_words: int | None = None):
 
 
 def words(text: str) -> list[str]:
-    """A text's words (WORD_PATTERN), each run of an unspaced script read by `unspaced_pairs`."""
+    """A text's words (WORD_PATTERN) outside web and mail addresses and @mentions, each run of
+    an unspaced script read by `unspaced_pairs`."""
+    if "@" in text or "://" in text or "www." in text.lower():
+        text = _ADDRESS.sub(" ", text)
     found = _WORD.findall(text)
     if not _UNSPACED_RUN.search(text):
         return found
