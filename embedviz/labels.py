@@ -20,9 +20,10 @@ Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
 WORDS_VERSION = 3
 """Bump when what `words` reads as a word changes (kept word counts are keyed by it). 2: runs of
-unspaced scripts are read as character pairs; 3: addresses and @mentions are not read."""
-_ADDRESS = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+|@\w+")
-"""Web and mail addresses and @mentions: their pieces (https, www, com, user) named clusters."""
+unspaced scripts are read as character pairs; 3: addresses, @mentions and markup are not read."""
+_NOT_WORDS = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+|@\w+|</?[a-z][^<>]{0,200}>|&#?\w+;")
+"""Web and mail addresses, @mentions, HTML tags and entities: their pieces (https, www, com,
+user, br, nbsp, quot) named clusters."""
 _CONTENT = """amount back bill bottom call cry describe detail empty fill find fire found front full get
 give go interest keep made mill move name part put see serious show side sincere system take thick
 thin top"""
@@ -104,10 +105,10 @@ def word_counter(max_words: int | None = None):
 
 
 def words(text: str) -> list[str]:
-    """A text's words (WORD_PATTERN) outside web and mail addresses and @mentions, each run of
-    an unspaced script read by `unspaced_pairs`."""
-    if "@" in text or "://" in text or "www." in text.lower():
-        text = _ADDRESS.sub(" ", text)
+    """A text's words (WORD_PATTERN) outside web and mail addresses, @mentions and HTML markup,
+    each run of an unspaced script read by `unspaced_pairs`."""
+    if "@" in text or "://" in text or "<" in text or "&" in text or "www." in text.lower():
+        text = _NOT_WORDS.sub(" ", text)
     found = _WORD.findall(text)
     if not _UNSPACED_RUN.search(text):
         return found

@@ -302,16 +302,31 @@ def test_chinese_and_japanese_clusters_are_named_by_words_not_whole_clauses():
     assert {"iphone", "手机"} <= set(mixed[0]) and set(mixed[1]) == {"english", "text", "plain"}
 
 
-def test_clusters_are_not_named_by_the_pieces_of_addresses_or_mentions():
+def test_clusters_are_not_named_by_the_pieces_of_addresses_mentions_or_markup():
     # every text with a link: https, www, com, co, news named one cluster each, ahead of its topic
     topics = {"rocket orbit launch": "space", "flour oven bread": "baking", "goal match league": "football"}
     texts = [
-        f"{words} story {i} https://www.news-site.co.uk/{name}/{i} via @user mail me@example.com"
+        f"<p>{words} story {i} https://www.news-site.co.uk/{name}/{i} via @user mail me@example.com</p>"
+        "<br /> &quot;more&quot; &amp; &nbsp;"
         for words, name in topics.items()
         for i in range(8)
     ]
     names = keywords(texts, np.repeat([0, 1, 2], 8))
-    pieces = {"https", "www", "news", "site", "co", "uk", "user", "example", "com"}
+    pieces = {
+        "https",
+        "www",
+        "news",
+        "site",
+        "co",
+        "uk",
+        "user",
+        "example",
+        "com",
+        "br",
+        "quot",
+        "amp",
+        "nbsp",
+    }
     assert not pieces & {word for words in names.values() for word in words}
     assert [set(names[c][:3]) for c in range(3)] == [set(words.split()) for words in topics]
 
