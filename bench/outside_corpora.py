@@ -1,10 +1,10 @@
 """Labelled corpora from outside ../shared, built from Debian's archive, for checking the
 clusters on data the method was not chosen on (`bench/clusters.py PATH`).
 
-    apt-get update -o Acquire::Languages=en      # once, as root: the long descriptions
+    apt-get update -o Acquire::Languages=en,fr,de   # once, as root: the long descriptions
     python bench/outside_corpora.py [--out DIR]   # default ~/.cache/embedviz-bench/corpora
     python bench/clusters.py DIR/debian_sections DIR/debian_sections20 DIR/debian_works_with \
-        DIR/wordnet_nouns DIR/python_docstrings
+        DIR/wordnet_nouns DIR/python_docstrings DIR/debian_sections_fr DIR/debian_sections_de
 
 Every package's text is its short and long English description. Two label sets, both of many
 broad topics of uneven size, the kind of corpus on which automatic clusters used to collapse:
@@ -15,6 +15,10 @@ broad topics of uneven size, the kind of corpus on which automatic clusters used
   most 300 packages each: 20 topics, some of them near one another;
 - debian_works_with: the debtags facet `works-with` (audio, mail, db, image, ...), for packages
   with exactly one such tag, 18 values with at least 40 packages, at most 250 each.
+
+- debian_sections_fr, debian_sections_de: the 14 sections again, from the French and German
+  translations of the descriptions (fewer packages are translated), for clusters and names on
+  corpora that are not in English (the bundled model is trained on English).
 
 Libraries, language bindings and -dev/-doc/-dbg/-data/-common packages are left out: their
 section names a language or a role, not a subject.
@@ -147,7 +151,7 @@ def _read_lists(pattern: str) -> str:
     files = sorted(LISTS.glob(pattern))
     if not files:
         raise SystemExit(
-            f"no {pattern} under {LISTS}: run `apt-get update -o Acquire::Languages=en` (as root) first"
+            f"no {pattern} under {LISTS}: run `apt-get update -o Acquire::Languages=en,fr,de` (as root) first"
         )
     helper = "/usr/lib/apt/apt-helper"
     return "\n\n".join(
@@ -168,8 +172,9 @@ def _stanzas(text: str):
             yield fields
 
 
-def packages() -> pd.DataFrame:
-    """package, section, works_with (one value or None), text."""
+def packages(language: str = "en") -> pd.DataFrame:
+    """package, section, works_with (one value or None), text: the description in `language`
+    (en, or a translation apt fetched: fr, de, ...)."""
     meta = {}
     for f in _stanzas(_read_lists("*_binary-amd64_Packages*")):
         tags = [t.strip() for t in f.get("Tag", "").replace("\n", " ").split(",")]
@@ -177,10 +182,10 @@ def packages() -> pd.DataFrame:
         works = [w for w in works if w != "TODO"]
         meta[f["Package"]] = (f.get("Section", "").split("/")[-1], works[0] if len(works) == 1 else None)
     rows = []
-    for f in _stanzas(_read_lists("*_i18n_Translation-en*")):
-        if f["Package"] not in meta or "Description-en" not in f:
+    for f in _stanzas(_read_lists(f"*_i18n_Translation-{language}*")):
+        if f["Package"] not in meta or f"Description-{language}" not in f:
             continue
-        short, *body = f["Description-en"].split("\n")
+        short, *body = f[f"Description-{language}"].split("\n")
         long = " ".join(line.strip() for line in body if line.strip() != ".")
         rows.append((f["Package"], *meta[f["Package"]], f"{short}. {long}".strip()))
     frame = pd.DataFrame(rows, columns=["package", "section", "works_with", "text"]).drop_duplicates(
@@ -280,6 +285,9 @@ def main() -> None:
     works = frame.dropna(subset=["works_with"])
     counts = works["works_with"].value_counts()
     works = _balanced(works[works["works_with"].isin(counts[counts >= 40].index)], "works_with", 250, seed=2)
+    french, german = (packages(language) for language in ("fr", "de"))
+    sections_fr = _balanced(french[french["section"].isin(SECTIONS)], "section", 400, seed=0)
+    sections_de = _balanced(german[german["section"].isin(SECTIONS)], "section", 400, seed=0)
     nouns = wordnet_nouns()
     counts = nouns["lexname"].value_counts()
     nouns = _balanced(nouns[nouns["lexname"].isin(counts[counts >= 400].index)], "lexname", 200, seed=0)
@@ -287,6 +295,8 @@ def main() -> None:
         "debian_sections": sections[["text", "label", "package"]],
         "debian_sections20": sections20[["text", "label", "package"]],
         "debian_works_with": works[["text", "label", "package"]],
+        "debian_sections_fr": sections_fr[["text", "label", "package"]],
+        "debian_sections_de": sections_de[["text", "label", "package"]],
         "wordnet_nouns": nouns,
         "python_docstrings": python_docstrings(),
     }

@@ -1,4 +1,5 @@
-"""Cluster labels: class-based TF-IDF keywords and the texts nearest each cluster's centre."""
+"""Cluster labels: keywords (the words that most set a cluster apart from the corpus) and the
+texts nearest each cluster's centre."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 """Scripts written without spaces between words: Japanese kana, CJK ideographs (Chinese,
 Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
+KEYWORDS_VERSION = 2
+"""Bump when how keywords are scored changes (stored clusterings are named again). 2: each
+word's part of the cluster's divergence from the corpus, not class-based TF-IDF."""
 WORDS_VERSION = 3
 """Bump when what `words` reads as a word changes (kept word counts are keyed by it). 2: runs of
 unspaced scripts are read as character pairs; 3: addresses, @mentions and markup are not read."""
@@ -62,7 +66,7 @@ def word_counts(texts: Sequence[str]):
 def keywords(
     texts: Sequence[str], labels: np.ndarray, n_words: int = 5, counts=None
 ) -> dict[int, tuple[str, ...]]:
-    """Class-based TF-IDF: per cluster, the words frequent in it and rare elsewhere.
+    """Per cluster, the words frequent in it and rarer elsewhere (keywords_from_counts).
 
     A word goes first to the cluster where it scores highest, so labels stay distinct.
     `counts`: word_counts(texts), if already counted.
@@ -137,19 +141,24 @@ def keywords_from_counts(
     clusters: Sequence[int], per_class: np.ndarray, vocabulary: Sequence[str], n_words: int = 5
 ) -> dict[int, tuple[str, ...]]:
     """Keywords from word counts per cluster: per_class (len(clusters), len(vocabulary)), so
-    counts gathered shard by shard name clusters as the whole corpus would."""
+    counts gathered shard by shard name clusters as the whole corpus would.
+
+    A word scores its part of the cluster's divergence from the corpus, p(w|c) log(p(w|c) /
+    p(w)): frequent in the cluster and more so than elsewhere. Words as frequent everywhere
+    score nothing, in any language: class-based TF-IDF let them lead a broad topic's name
+    ("la, latex, dans" in French, "said, iraq, president" in English news)."""
     if not len(clusters):
         return {}
     per_class = np.asarray(per_class, dtype=np.float64)
     tf = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1)
-    mean_words = per_class.sum() / len(clusters)
-    idf = np.log1p(mean_words / np.maximum(per_class.sum(axis=0), 1))
-    scores = tf * idf
+    overall = per_class.sum(axis=0) / max(per_class.sum(), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(per_class > 0, tf * np.log(tf / overall), -np.inf)
     owner = scores.argmax(axis=0)
     result = {}
     for row, c in enumerate(clusters):
-        used = np.flatnonzero(per_class[row] > 0)  # ascending, so the stable sort keeps ties in order
-        ranked = used[np.argsort(-scores[row, used], kind="stable")]
+        used = np.flatnonzero(per_class[row] > 0)
+        ranked = used[np.lexsort((-tf[row, used], -scores[row, used]))]  # ties: the more frequent
         own, shared = ranked[owner[ranked] == row], ranked[owner[ranked] != row]
         chosen = own[:n_words] if len(own) >= 3 else [*own, *shared[: n_words - len(own)]]
         result[int(c)] = tuple(str(vocabulary[w]) for w in chosen[:n_words])

@@ -24,6 +24,7 @@ from embedviz.corpus import Corpus
 from embedviz.embed import Embeddings, embed, embed_query
 from embedviz.errors import InputError
 from embedviz.labels import (
+    KEYWORDS_VERSION,
     NOISE_LABEL,
     WORD_PATTERN,
     WORDS_VERSION,
@@ -237,18 +238,21 @@ def clustering(
     width = graph.k if graph is not None else graph_width(emb, width)
     key = clustering_key(emb, params, width)
     hit = _stored_clustering(store, key, CLUSTER_VERSION)
-    if hit is not None:
+    if hit is not None and hit.summaries:
         return hit
 
     def step(done: int, detail: str = "") -> None:
         on_progress(Progress("step", done, 4, detail))
 
-    step(0, "nearest neighbours")
-    if params.method in ("auto", "agglomerative") and graph is None:
-        graph = neighbor_graph(emb, store, width)
     with timed("clusters"):
-        step(1, "clusters at both levels")
-        result = cluster(emb.vectors, params, neighbors=graph, kept=kept_steps(store))
+        if hit is not None:  # the same clusters, named by an earlier embedviz: named again
+            result = hit.clustering
+        else:
+            step(0, "nearest neighbours")
+            if params.method in ("auto", "agglomerative") and graph is None:
+                graph = neighbor_graph(emb, store, width)
+            step(1, "clusters at both levels")
+            result = cluster(emb.vectors, params, neighbors=graph, kept=kept_steps(store))
         step(2, "keywords of the fine clusters")
         counts = counted_words(corpus, store)
         summaries = tuple(summarize(corpus.texts, emb.vectors, result.labels, counts))
@@ -261,6 +265,7 @@ def clustering(
             "broad_options": result.broad_options,
             "summaries": [asdict(s) for s in summaries],
             "broad": [asdict(s) for s in broad],
+            "names": NAMES,
         }
         arrays = {"labels": result.labels, "broad": result.broad, "meta": np.array(json.dumps(meta))}
         store.put_artifact(key, "clustering", arrays)
@@ -311,6 +316,10 @@ def stored(store: Store | None, key: str, kind: str, make: Callable[[], dict[str
     return arrays
 
 
+NAMES = [WORDS_VERSION, KEYWORDS_VERSION]
+"""How a stored clustering's summaries were named: words read, keywords scored."""
+
+
 def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledClustering | None:
     hit = store.get_artifact(key) if store else None
     if hit is None:
@@ -319,6 +328,8 @@ def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledC
     result = Clustering(
         hit["labels"], hit["broad"], tuple(meta["notes"]), tuple(meta.get("broad_options", ()))
     )
+    if meta.get("names") != NAMES:  # named by an earlier embedviz: no summaries, to name again
+        return LabelledClustering(result, (), (), key, version=version)
     summaries, broad = _summaries_from(meta["summaries"]), _summaries_from(meta["broad"])
     return LabelledClustering(result, summaries, broad, key, version=version)
 

@@ -268,3 +268,30 @@ def test_words_are_counted_once_per_corpus_and_name_clusters_as_a_fresh_count(tm
     fresh = pipeline.clustering(corpus, emb, ClusterParams(broad_k=3), None)
     assert kept.summaries == fresh.summaries and kept.broad_summaries == fresh.broad_summaries
     assert kept.summaries[0].keywords and isinstance(kept.summaries[0].keywords[0], str)
+
+
+def test_clusters_named_by_an_earlier_embedviz_are_named_again_not_clustered_again(tmp_path, monkeypatch):
+    import json
+
+    from embedviz import ClusterParams, pipeline
+
+    store = Store(tmp_path / "s.sqlite")
+    corpus = corpus_from_frame(planted_frame(per_topic=40))
+    emb = pipeline.embeddings(corpus, make_backend("planted"), store)
+    first = pipeline.clustering(corpus, emb, ClusterParams(), store)
+    arrays = store.get_artifact(first.key)
+    meta = json.loads(str(arrays["meta"]))
+    meta["names"], meta["summaries"][0]["keywords"] = [1, 1], ["old", "names"]
+    store.put_artifact(first.key, "clustering", {**arrays, "meta": np.array(json.dumps(meta))})
+
+    def no_clustering(*args, **kwargs):
+        raise AssertionError("the stored clusters are kept")
+
+    monkeypatch.setattr(pipeline, "cluster", no_clustering)
+    again = pipeline.clustering(corpus, emb, ClusterParams(), store)
+    assert (again.labels == first.labels).all() and (again.broad == first.broad).all()
+    assert again.summaries == first.summaries and again.broad_summaries == first.broad_summaries
+    named = []
+    monkeypatch.setattr(pipeline, "summarize", lambda *a: named.append(1) or [])
+    assert pipeline.clustering(corpus, emb, ClusterParams(), store).summaries == first.summaries
+    assert not named, "named once, then read from the store"
