@@ -331,6 +331,26 @@ def test_clusters_are_not_named_by_the_pieces_of_addresses_mentions_or_markup():
     assert [set(names[c][:3]) for c in range(3)] == [set(words.split()) for words in topics]
 
 
+def test_words_as_frequent_everywhere_name_no_cluster_in_any_language():
+    # no French stop-word list: "la", "et", "des" are as frequent in every topic, so they must not
+    # name one (class-based TF-IDF named these three topics "la, le, les", "pour, midi, une" and
+    # "dessin, couleur, est")
+    topics = [
+        ["jeu", "joueur", "plateau", "cartes", "niveau", "arcade"],
+        ["audio", "musique", "son", "midi", "piste", "lecteur"],
+        ["image", "photo", "dessin", "pixel", "couleur", "retouche"],
+    ]
+    function = ["la", "et", "des", "le", "de", "du", "les", "pour", "avec", "un", "une", "est"]
+    rng = np.random.default_rng(0)
+    texts = [
+        " ".join(rng.permutation([*rng.choice(vocabulary, 2, replace=False), *rng.choice(function, 8)]))
+        for vocabulary in topics
+        for _ in range(40)
+    ]
+    names = keywords(texts, np.repeat([0, 1, 2], 40))
+    assert all(set(names[c]) <= set(vocabulary) for c, vocabulary in enumerate(topics)), names
+
+
 def test_names_that_collide_are_told_apart_or_numbered():
     from embedviz.labels import distinct_keywords, numbered_names
 
