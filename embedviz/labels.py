@@ -4,7 +4,7 @@ texts nearest each cluster's centre."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,9 +19,10 @@ UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 """Scripts written without spaces between words: Japanese kana, CJK ideographs (Chinese,
 Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
-KEYWORDS_VERSION = 2
-"""Bump when how keywords are scored changes (stored clusterings are named again). 2: each
-word's part of the cluster's divergence from the corpus, not class-based TF-IDF."""
+KEYWORDS_VERSION = 3
+"""Bump when how clusters are named changes (stored clusterings are named again). 2: each
+word's part of the cluster's divergence from the corpus, not class-based TF-IDF; 3: a cluster
+without words is named by its symbols (emoji)."""
 WORDS_VERSION = 3
 """Bump when what `words` reads as a word changes (kept word counts are keyed by it). 2: runs of
 unspaced scripts are read as character pairs; 3: addresses, @mentions and markup are not read."""
@@ -213,6 +214,15 @@ def numbered_names(names: Sequence[tuple[int, str]]) -> dict[int, str]:
     return out
 
 
+def symbols(texts: Iterable[str], n: int = 3) -> tuple[str, ...]:
+    """The texts' most frequent symbols (emoji, ★, ♥: Unicode's "other symbol"), most first."""
+    import unicodedata
+    from collections import Counter
+
+    counted = Counter(c for text in texts for c in text if unicodedata.category(c) == "So")
+    return tuple(symbol for symbol, _ in counted.most_common(n))
+
+
 def summarize(
     texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray, counts=None
 ) -> list[ClusterSummary]:
@@ -224,6 +234,9 @@ def summarize(
         return keywords([texts[i] for i in rows], labels[rows], n_words=10)
 
     words = distinct_keywords(keywords(texts, labels, counts=counts), among)
+    for c, found in words.items():
+        if not found:  # no word at all (emoji-only tweets): named by their symbols
+            words[c] = symbols(texts[i] for i in np.flatnonzero(labels == c))
     reps = representatives(vectors, labels)
     sizes = dict(zip(*np.unique(labels, return_counts=True), strict=True))
     summaries = [ClusterSummary(int(c), int(sizes[c]), words.get(c, ()), reps[c]) for c in sorted(reps)]

@@ -351,6 +351,13 @@ def test_words_as_frequent_everywhere_name_no_cluster_in_any_language():
     assert all(set(names[c]) <= set(vocabulary) for c, vocabulary in enumerate(topics)), names
 
 
+def test_a_cluster_of_emoji_only_texts_is_named_by_its_emoji():
+    # no word at all: it was "cluster 1" on the map
+    texts = ["\U0001f602\U0001f602", "\U0001f602 !!", "\U0001f525\U0001f602", "rocket orbit", "orbit launch"]
+    summaries = summarize(texts, np.eye(5, dtype=np.float32), np.array([0, 0, 0, 1, 1]))
+    assert [s.label for s in summaries] == ["\U0001f602, \U0001f525", "orbit, launch, rocket"]
+
+
 def test_names_that_collide_are_told_apart_or_numbered():
     from embedviz.labels import distinct_keywords, numbered_names
 
