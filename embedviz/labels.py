@@ -12,20 +12,22 @@ import numpy as np
 NOISE_LABEL = "noise"
 FAR_LABEL = "far from every cluster"
 """A text placed on a fitted map that is far from every cluster of the map."""
-WORD_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
-"""Words of two or more letters: no bare numbers, no underscores."""
+WORD_PATTERN = r"(?u)\b(?=\w*[^\W\d_])[^\W_]{2,}\b"
+"""Words of two or more letters or digits, at least one a letter (mp3, 3d, covid19): no bare
+numbers, no underscores."""
 _WORD = re.compile(WORD_PATTERN)
 UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 """Scripts written without spaces between words: Japanese kana, CJK ideographs (Chinese,
 Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
-KEYWORDS_VERSION = 3
+KEYWORDS_VERSION = 4
 """Bump when how clusters are named changes (stored clusterings are named again). 2: each
 word's part of the cluster's divergence from the corpus, not class-based TF-IDF; 3: a cluster
 without words is named by its symbols (emoji)."""
-WORDS_VERSION = 3
+WORDS_VERSION = 4
 """Bump when what `words` reads as a word changes (kept word counts are keyed by it). 2: runs of
-unspaced scripts are read as character pairs; 3: addresses, @mentions and markup are not read."""
+unspaced scripts are read as character pairs; 3: addresses, @mentions and markup are not read;
+4: words with digits (mp3, covid19) are read, not dropped."""
 _NOT_WORDS = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+|@\w+|</?[a-z][^<>]{0,200}>|&#?\w+;")
 """Web and mail addresses, @mentions, HTML tags and entities: their pieces (https, www, com,
 user, br, nbsp, quot) named clusters."""

@@ -358,6 +358,14 @@ def test_a_cluster_of_emoji_only_texts_is_named_by_its_emoji():
     assert [s.label for s in summaries] == ["\U0001f602, \U0001f525", "orbit, launch, rocket"]
 
 
+def test_words_with_digits_name_clusters_and_bare_numbers_do_not():
+    texts = ["plays mp3 and ogg files 2024", "mp3 player for ogg 10", "an mp3 tagger 2024"]
+    texts += ["3d modelling in blender 2024", "blender renders 3d scenes 10", "3d printer slicer"]
+    names = keywords(texts, np.repeat([0, 1], 3))
+    assert names[0][0] == "mp3" and names[1][0] == "3d"
+    assert not any(word.isdigit() for words in names.values() for word in words)
+
+
 def test_names_that_collide_are_told_apart_or_numbered():
     from embedviz.labels import distinct_keywords, numbered_names
 
