@@ -114,12 +114,18 @@ def word_counter(max_words: int | None = None):
 def words(text: str) -> list[str]:
     """A text's words (WORD_PATTERN) outside web and mail addresses, @mentions and HTML markup,
     each run of an unspaced script read by `unspaced_pairs`."""
-    if "@" in text or "://" in text or "<" in text or "&" in text or "www." in text.lower():
-        text = _NOT_WORDS.sub(" ", text)
+    text = without_markup(text)
     found = _WORD.findall(text)
     if not _UNSPACED_RUN.search(text):
         return found
     return [piece for word in found for piece in unspaced_pairs(word)]
+
+
+def without_markup(text: str) -> str:
+    """The text less its web and mail addresses, @mentions, HTML tags and entities."""
+    if "@" in text or "://" in text or "<" in text or "&" in text or "www." in text.lower():
+        return _NOT_WORDS.sub(" ", text)
+    return text
 
 
 def unspaced_pairs(word: str, least: int = 2) -> list[str]:

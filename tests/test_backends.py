@@ -85,6 +85,22 @@ def test_tfidf_reads_chinese_clauses_as_words():
     assert similarity[2, 3] > similarity[2, :2].max() + 0.3
 
 
+def test_tfidf_does_not_tie_texts_by_their_links():
+    # https, www, site, com were words shared by the two texts with a link, across topics
+    texts = [
+        "rocket orbit launch https://www.site.com/a1",
+        "rocket orbit moon",
+        "rocket launch pad",
+        "bread flour oven https://www.site.com/b2",
+        "bread flour yeast",
+        "oven bread crust",
+    ]
+    backend = make_backend("tfidf", dimensions=4)
+    backend.fit(texts)
+    similarity = (vectors := backend.encode(texts)) @ vectors.T
+    assert similarity[0, 3] < 0.05 and min(similarity[0, 1], similarity[0, 2]) > 0.5
+
+
 def test_tfidf_says_when_it_fits_once_per_corpus():
     # the fit is one step of seconds per 100k texts: the page shows this while its bar stands at 0
     backend, told = make_backend("tfidf", dimensions=4), []

@@ -13,11 +13,12 @@ from embedviz import labels
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
 
-ANALYZER_VERSION = 4
+ANALYZER_VERSION = 5
 """Part of the vector space's identity: version 1 dropped scikit-learn's whole English stop-word
 list, so texts of function words only were zero vectors; version 2 kept those words but gave
 texts of emoji or single characters only a zero vector; version 3 read a Chinese or Japanese
-clause as one word, so such texts shared almost no word."""
+clause as one word, so such texts shared almost no word; version 4 read links, mentions and
+HTML markup as words (https, www, br), which tied texts by their markup."""
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _SYMBOL = re.compile(r"[^\s\ufe0f\u200d]")  # one character, less emoji joiners and variation marks
 
@@ -78,8 +79,8 @@ class TfidfBackend(Backend):
 
 
 class _Words:
-    """A text's lower-case words (two or more letters or digits) without function words, or all
-    of them when it has no other: "where are you from" keeps its words, not a zero vector that
+    """A text's lower-case words (two or more letters or digits; links, mentions and markup left
+    out) without function words, or all of them when it has no other: "where are you from" keeps its words, not a zero vector that
     would sit far from every text, a false outlier. A text without any such word ("😂😂", "k",
     "?!") is read as its single characters and symbols, so emoji-only tweets sit by the tweets
     of the same emoji. A class, so a fitted model pickles."""
@@ -88,7 +89,8 @@ class _Words:
         self.stop = labels.stop_words()
 
     def __call__(self, text: str) -> list[str]:
-        words = [piece for word in _TOKEN.findall(text.lower()) for piece in labels.unspaced_pairs(word)]
+        prose = labels.without_markup(text.lower())
+        words = [piece for word in _TOKEN.findall(prose) for piece in labels.unspaced_pairs(word)]
         return [w for w in words if w not in self.stop] or words or _SYMBOL.findall(text.lower())
 
 
