@@ -457,18 +457,26 @@ def static_image(
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_axis_off()
     out = io.BytesIO()
-    fonts = logging.getLogger("matplotlib.font_manager")  # "no bold in that font": regular is drawn
-    level = fonts.level
-    fonts.setLevel(logging.ERROR)
+    fonts = logging.getLogger("matplotlib.font_manager")
+    if _NO_BOLD not in fonts.filters:
+        fonts.addFilter(_NO_BOLD)
     with matplotlib.rc_context({"svg.fonttype": "none"}), warnings.catch_warnings():  # names stay text in SVG
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # said above, once
-        try:
-            fig.tight_layout(pad=0.2)
-            fig.savefig(out, format=fmt, dpi=dpi)
-        finally:
-            fonts.setLevel(level)
+        fig.tight_layout(pad=0.2)
+        fig.savefig(out, format=fmt, dpi=dpi)
     plt.close(fig)
     return out.getvalue()
+
+
+class _NoBoldNote(logging.Filter):
+    """matplotlib's "findfont: Failed to find font weight bold for ...": the fallback font has no
+    bold face and its regular one is drawn, as it should be."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Failed to find font weight" not in record.getMessage()
+
+
+_NO_BOLD = _NoBoldNote()
 
 
 def font_fallback(texts: Sequence[str]) -> tuple[list[str], str]:
