@@ -16,18 +16,21 @@ WORD_PATTERN = r"(?u)\b(?=\w*[^\W\d_])[^\W_]{2,}\b"
 """Words of two or more letters or digits, at least one a letter (mp3, 3d, covid19): no bare
 numbers, no underscores."""
 _WORD = re.compile(WORD_PATTERN)
-UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HIRAGANA, KATAKANA, HAN = "\u3040-\u309f", "\u30a0-\u30ff", "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+UNSPACED = HIRAGANA + KATAKANA + HAN
 """Scripts written without spaces between words: Japanese kana, CJK ideographs (Chinese,
 Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
-KEYWORDS_VERSION = 4
+_SCRIPT_RUN = re.compile(f"(?P<han>[{HAN}]+)|(?P<katakana>[{KATAKANA}]+)|[{HIRAGANA}]+")
+KEYWORDS_VERSION = 5
 """Bump when how clusters are named changes (stored clusterings are named again). 2: each
 word's part of the cluster's divergence from the corpus, not class-based TF-IDF; 3: a cluster
 without words is named by its symbols (emoji)."""
-WORDS_VERSION = 4
+WORDS_VERSION = 5
 """Bump when what `words` reads as a word changes (kept word counts are keyed by it). 2: runs of
 unspaced scripts are read as character pairs; 3: addresses, @mentions and markup are not read;
-4: words with digits (mp3, covid19) are read, not dropped."""
+4: words with digits (mp3, covid19) are read, not dropped; 5: Japanese split where the script
+changes."""
 _NOT_WORDS = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+|@\w+|</?[a-z][^<>]{0,200}>|&#?\w+;")
 """Web and mail addresses, @mentions, HTML tags and entities: their pieces (https, www, com,
 user, br, nbsp, quot) named clusters."""
@@ -131,15 +134,21 @@ def without_markup(text: str) -> str:
 def unspaced_pairs(word: str, least: int = 2) -> list[str]:
     """A word as read for counting. In Chinese or Japanese a "word" between spaces or
     punctuation is a whole clause ("我喜欢吃苹果和香蕉"), so its every cluster would be named by
-    whole sentences: each run of those scripts becomes its overlapping character pairs (苹果,
-    果和, 和香, 香蕉, ...), the usual stand-in for a word segmenter (a lone character stays
-    itself); letters of other scripts in the word stay one word when at least `least` long."""
+    whole sentences. Without a word segmenter, each change of script is a border (Japanese
+    writes content words in kanji or katakana, particles and endings in hiragana): a run of
+    ideographs becomes its overlapping character pairs (苹果, 果和, 和香, 香蕉, ...; a lone one
+    stays itself), a katakana run stays one word (コンピュータ), a hiragana run is left out (は,
+    の, です). Letters of other scripts in the word stay one word when at least `least` long."""
     pieces, start = [], 0
     for run in _UNSPACED_RUN.finditer(word):
         if run.start() - start >= least:
             pieces.append(word[start : run.start()])
-        text = run.group()
-        pieces.extend([text] if len(text) == 1 else [text[i : i + 2] for i in range(len(text) - 1)])
+        for part in _SCRIPT_RUN.finditer(run.group()):
+            text = part.group()
+            if part.lastgroup == "katakana" or (part.lastgroup == "han" and len(text) == 1):
+                pieces.append(text)
+            elif part.lastgroup == "han":
+                pieces.extend(text[i : i + 2] for i in range(len(text) - 1))
         start = run.end()
     if len(word) - start >= least:
         pieces.append(word[start:])
