@@ -89,8 +89,25 @@ def keywords(
     member = np.flatnonzero(labels >= 0)
     index = np.searchsorted(clusters, labels[member])
     indicator = csr_matrix((np.ones(len(member)), (index, member)), shape=(len(clusters), len(labels)))
-    per_class = (indicator @ matrix).toarray()  # one product, not a slice per cluster
-    return keywords_from_counts(clusters, per_class, vocabulary, n_words)
+    per_class = indicator @ matrix  # one product, not a slice per cluster
+    words = frequent_words(np.asarray(per_class.sum(axis=0)).ravel(), len(clusters))
+    dense = per_class.tocsc()[:, words].toarray()
+    return keywords_from_counts(clusters, dense, np.asarray(vocabulary, dtype=object)[words], n_words)
+
+
+def frequent_words(totals: np.ndarray, clusters: int) -> np.ndarray:
+    """The columns of the words keywords are scored among (totals (words,): each word's count):
+    all of them, or the most frequent where clusters x words would pass DENSE_CELLS."""
+    most = max(DENSE_CELLS // max(clusters, 1), 1)
+    if len(totals) <= most:
+        return np.arange(len(totals))
+    return np.sort(np.argsort(-totals, kind="stable")[:most])
+
+
+DENSE_CELLS = 5_000_000
+"""Above this many clusters x words, keywords are scored among the most frequent words only
+(25,000 of them for 200 clusters): a word rarer than that names no cluster, and scoring all
+90,000 words of 100k tweets for 200 clusters took 640 MB."""
 
 
 def stop_words() -> frozenset[str]:

@@ -642,3 +642,13 @@ def test_a_files_own_clusters_are_read_with_sizes_names_and_representatives():
     assert labelled.names("broad")[0] == "kitchen" and labelled.clustering.broad_k == 1
     with pytest.raises(InputError, match="no clusters of its own"):
         file_clustering(corpus_from_frame(frame.drop(columns="broad_cluster")))
+
+
+def test_keywords_of_many_clusters_are_scored_among_the_most_frequent_words(monkeypatch):
+    # every word of 100k tweets for 200 clusters took 640 MB; the rarest cannot name a cluster
+    labels_module = importlib.import_module("embedviz.labels")
+    monkeypatch.setattr(labels_module, "DENSE_CELLS", 8)  # 2 clusters: the 4 most frequent words
+    texts = ["rocket orbit zeta", "rocket orbit", "rocket launch", "bread flour", "bread oven", "bread flour"]
+    names = keywords(texts, np.repeat([0, 1], 3))
+    assert set(names[0]) | set(names[1]) == {"rocket", "orbit", "bread", "flour"}
+    assert labels_module.frequent_words(np.array([5, 1, 9, 2]), 4).tolist() == [0, 2]  # 8 cells / 4
