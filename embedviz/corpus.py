@@ -220,11 +220,12 @@ def pick_text_column(frame: pd.DataFrame, name: str = "table") -> str:
     best, best_len, named = None, -1.0, {}
     for column in frame.columns:
         values = frame[column].dropna()
-        strings = values[values.map(lambda v: isinstance(v, str))]
-        if len(strings) == 0 or len(strings) < 0.5 * len(values):
+        lengths = values.map(_text_length)
+        lengths = lengths[lengths >= 0]
+        if len(lengths) == 0 or len(lengths) < 0.5 * len(values):
             continue
         named.setdefault(str(column).strip().lower(), column)
-        mean_len = float(strings.str.len().mean())
+        mean_len = float(lengths.mean())
         if mean_len > best_len:
             best, best_len = column, mean_len
     for text_name in TEXT_NAMES:
@@ -238,6 +239,16 @@ def pick_text_column(frame: pd.DataFrame, name: str = "table") -> str:
             "name the column that holds the texts."
         )
     return best
+
+
+def _text_length(value: object) -> int:
+    """The length of a text, or of a list of them (tokens, sentences) as _as_text joins them;
+    -1 for anything else."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, (list, tuple, np.ndarray)) and len(value) and isinstance(value[0], str):
+        return len(_as_text(value) or "")
+    return -1
 
 
 def _as_text(value: object) -> str | None:

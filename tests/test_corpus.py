@@ -169,6 +169,8 @@ def test_texts_nested_in_records_tab_tables_named_txt_and_token_lists():
     )
     tokens = load_corpus(as_parquet(pd.DataFrame({"tokens": [t.split() for t in TWO]})), name="t.parquet")
     assert tokens.texts == TWO
+    beside = pd.DataFrame({"id": ["a", "b"], "tokens": [t.split() for t in TWO]})  # picked, not named
+    assert load_corpus(as_parquet(beside), name="t.parquet").text_column == "tokens"
 
 
 def test_an_excel_workbook_is_read_from_its_first_sheet_with_rows(tmp_path):
