@@ -22,7 +22,7 @@ UNSPACED = HIRAGANA + KATAKANA + HAN
 Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
 _SCRIPT_RUN = re.compile(f"(?P<han>[{HAN}]+)|(?P<katakana>[{KATAKANA}]+)|[{HIRAGANA}]+")
-KEYWORDS_VERSION = 5
+KEYWORDS_VERSION = 3
 """Bump when how clusters are named changes (stored clusterings are named again). 2: each
 word's part of the cluster's divergence from the corpus, not class-based TF-IDF; 3: a cluster
 without words is named by its symbols (emoji)."""

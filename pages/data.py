@@ -152,9 +152,10 @@ if st.button("Embed", type="primary"):
             f"{len(emb):,} texts embedded: {emb.n_encoded:,} encoded, {emb.n_from_store:,} from the store; "
             f"{emb.vectors.shape[1]} dimensions."
         )
+store = compute.store()
 st.caption(
-    f"Vectors and results are kept in the store, {compute.store().size() / 1e6:,.0f} MB at "
-    f"`{compute.store().path}`; `embedviz store` lists what it holds and frees space."
+    f"Vectors and results are kept in the store, {store.size() / 1e6:,.0f} MB at "
+    f"`{store.path}`; `embedviz store` lists what it holds and frees space."
 )
 
 
