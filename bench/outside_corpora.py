@@ -4,7 +4,7 @@ clusters on data the method was not chosen on (`bench/clusters.py PATH`).
     apt-get update -o Acquire::Languages=en,fr,de   # once, as root: the long descriptions
     python bench/outside_corpora.py [--out DIR]   # default ~/.cache/embedviz-bench/corpora
     python bench/clusters.py DIR/debian_sections DIR/debian_sections20 DIR/debian_works_with \
-        DIR/wordnet_nouns DIR/python_docstrings DIR/debian_sections_fr DIR/debian_sections_de
+        DIR/wordnet_nouns DIR/wordnet_things DIR/python_docstrings DIR/debian_sections_fr DIR/debian_sections_de
 
 Every package's text is its short and long English description. Two label sets, both of many
 broad topics of uneven size, the kind of corpus on which automatic clusters used to collapse:
@@ -27,7 +27,9 @@ A third, an encyclopedia-like set: wordnet_nouns, WordNet 3.0's noun entries (pa
 wordnet-base, fetched with `apt-get download`), each text its words and gloss ("dog, domestic
 dog, Canis familiaris: a member of the genus Canis ..."), labelled by WordNet's lexicographer
 file (noun.animal, noun.food, noun.artifact, noun.feeling, ...): the 23 files of at least 400
-entries, 200 entries each.
+entries, 200 entries each. And wordnet_things, the nine files of physical things (noun.animal,
+noun.plant, noun.person, noun.location, noun.food, noun.artifact, ...), 500 entries each: entity
+types as an encyclopedia's categories are.
 
 A fourth, API documentation: python_docstrings, the first paragraph of the docstring of every
 public function and class of 68 modules of the standard library and of the packages embedviz
@@ -223,6 +225,13 @@ NOUN_FILES = [
     "time",
 ]
 
+THINGS = [
+    f"noun.{name}"
+    for name in ("animal", "artifact", "body", "food", "location", "object", "person", "plant", "substance")
+]
+"""The lexicographer files of physical things (under WordNet's physical_entity), the kind of
+classes an encyclopedia's entity types are (animals, plants, places, people, works)."""
+
 
 def wordnet_nouns() -> pd.DataFrame:
     """text ("words: gloss") and lexname for every WordNet noun entry, from Debian's wordnet-base."""
@@ -290,6 +299,7 @@ def main() -> None:
     sections_de = _balanced(german[german["section"].isin(SECTIONS)], "section", 400, seed=0)
     nouns = wordnet_nouns()
     counts = nouns["lexname"].value_counts()
+    things = _balanced(nouns[nouns["lexname"].isin(THINGS)], "lexname", 500, seed=0)
     nouns = _balanced(nouns[nouns["lexname"].isin(counts[counts >= 400].index)], "lexname", 200, seed=0)
     corpora = {
         "debian_sections": sections[["text", "label", "package"]],
@@ -298,6 +308,7 @@ def main() -> None:
         "debian_sections_fr": sections_fr[["text", "label", "package"]],
         "debian_sections_de": sections_de[["text", "label", "package"]],
         "wordnet_nouns": nouns,
+        "wordnet_things": things,
         "python_docstrings": python_docstrings(),
     }
     for name, corpus in corpora.items():
