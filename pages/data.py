@@ -28,26 +28,26 @@ kind = st.radio(
 with compute.shown_errors():
     if kind == "file":
         if source != started_on:
-            state.set_source(started_on)
+            layout.take_source(started_on)
     elif kind == "sample":
         names = list(SAMPLES)
         name = st.selectbox("Sample", names, index=names.index(source.name) if source.name in names else 0)
         if source != DataSource("sample", name):
-            state.set_source(DataSource("sample", name))
+            layout.take_source(DataSource("sample", name))
     elif kind == "upload":
         types = [f.lstrip(".") for f in FORMATS] + ["gz"]
         upload = st.file_uploader("File", type=types, help=", ".join(types[:-1]) + ", or any of them .gz")
         if upload is not None:
             digest = compute.remember_input(upload.name, upload.getvalue())
             if source.digest != digest:
-                state.set_source(DataSource("upload", upload.name, digest))
+                layout.take_source(DataSource("upload", upload.name, digest))
         elif source.kind != "upload":
             st.info("Choose a file to upload; the current data stays until then.")
     else:
         pasted = st.text_area("One text per line", height=200, key="data.paste")
-        if st.button("Use these texts", disabled=not pasted.strip()):
+        if st.button("Use these texts", disabled=not pasted.strip(), key="data.use_paste"):
             digest = compute.remember_paste(pasted)
-            state.set_source(DataSource("paste", "pasted text", digest))
+            layout.take_source(DataSource("paste", "pasted text", digest))
 
     corpus = compute.corpus()
     report = corpus.report
@@ -143,6 +143,7 @@ else:
     new = BackendChoice(name)
 if new != choice:
     state.set_backend(new)
+    st.rerun()  # the sidebar, drawn before this page, names the backend
 
 if st.button("Embed", type="primary"):
     with compute.shown_errors():

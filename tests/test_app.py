@@ -627,3 +627,19 @@ def test_page_scripts_hold_no_bare_strings_that_streamlit_would_draw():
         for node in tree.body[1:]:  # the module's own docstring is not drawn
             bare = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
             assert not bare, f"{script}:{node.lineno}: a bare string would be drawn on the page"
+
+
+def test_sidebar_names_the_data_and_backend_just_picked_on_the_data_page():
+    """The sidebar is drawn before the page; a pick on the Data page runs the app again, so the
+    sidebar does not name the previous data or backend until the next click."""
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    backend = next(s for s in at.selectbox if s.label == "Embedding backend")
+    backend.select("tfidf").run()
+    assert not at.exception
+    assert "tfidf" in [m.value for m in at.sidebar.markdown]
+    other = next(s for s in at.selectbox if s.label == "Sample")
+    name = next(o for o in other.options if o != other.value)
+    other.select(name).run()
+    assert not at.exception
+    assert f"**{name}**" in [m.value for m in at.sidebar.markdown]

@@ -34,6 +34,13 @@ def sidebar() -> None:
             st.warning(warning, icon=":material/database:")
 
 
+def take_source(source: state.DataSource) -> None:
+    """Open other texts and run again from the top, so the sidebar (drawn before the page) names
+    them."""
+    state.set_source(source)
+    st.rerun()
+
+
 def _take_topics(count: int | None) -> None:
     """Button callback: that many broad topics (None: the automatic pick), on every page. The
     Clusters page's own widgets are dropped, so they show the new choice when next drawn."""
