@@ -21,9 +21,12 @@ from embedviz.errors import InputError
 from embedviz.labels import (
     FAR_LABEL,
     NOISE_LABEL,
+    PHRASE_PARTNERS,
     distinct_keywords,
     keywords_from_counts,
     numbered_names,
+    phrase_rows,
+    phrases,
     word_counter,
 )
 from embedviz.neighbors import knn_graph, top_k
@@ -89,6 +92,11 @@ class FittedMap:
     notes: tuple[str, ...] = ()
     broad_options: tuple[int, ...] = ()
     """Clustering.broad_options of the fit (empty in models saved before they were kept)."""
+    phrase_texts: tuple[str, ...] = ()
+    """Sample texts of each fine cluster (labels.phrase_rows), read for the phrases its names
+    join ("red sox"); empty in models saved before names had phrases."""
+    phrase_fine: tuple[int, ...] = ()
+    """The fine cluster of each of phrase_texts."""
 
     @property
     def k(self) -> int:
@@ -186,12 +194,15 @@ class FittedMap:
         broad = np.zeros((n_broad, len(vocabulary)))
         np.add.at(broad, self.parent, fine)
         broad_sizes = np.bincount(self.parent, weights=sizes, minlength=n_broad).astype(np.int64)
+        phrase_fine = np.asarray(self.phrase_fine, dtype=np.int64)
         for level, per_class, level_sizes in (("fine", fine, sizes), ("broad", broad, broad_sizes)):
-            words = keywords_from_counts(list(range(len(per_class))), per_class, vocabulary)
+            words = keywords_from_counts(list(range(len(per_class))), per_class, vocabulary, PHRASE_PARTNERS)
             words = distinct_keywords(
                 words,
                 lambda members, pc=per_class: keywords_from_counts(members, pc[members], vocabulary, 10),
             )
+            level_of = phrase_fine if level == "fine" else self.parent[phrase_fine]
+            words = phrases(self.phrase_texts, level_of, words)
             self.keywords[level] = {c: list(w) for c, w in words.items()}
             self.names[level] = numbered_names(
                 [
@@ -269,6 +280,7 @@ def fit(
     except ValueError:  # no words at all
         words.fit(["_"])
     nearest_other = graph.scores[:, 0]
+    read = np.concatenate([*phrase_rows(fine, sorted(set(fine.tolist()))).values(), np.zeros(0, np.int64)])
     return FittedMap(
         reducer=reducer,
         reduce_params=params,
@@ -283,6 +295,8 @@ def fit(
         backend=backend or {},
         notes=clusters.notes,
         broad_options=clusters.broad_options,
+        phrase_texts=tuple(texts[i] for i in read),
+        phrase_fine=tuple(int(c) for c in fine[read]),
     )
 
 

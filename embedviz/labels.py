@@ -22,10 +22,19 @@ UNSPACED = HIRAGANA + KATAKANA + HAN
 Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
 _SCRIPT_RUN = re.compile(f"(?P<han>[{HAN}]+)|(?P<katakana>[{KATAKANA}]+)|[{HIRAGANA}]+")
-KEYWORDS_VERSION = 3
+KEYWORDS_VERSION = 4
 """Bump when how clusters are named changes (stored clusterings are named again). 2: each
 word's part of the cluster's divergence from the corpus, not class-based TF-IDF; 3: a cluster
-without words is named by its symbols (emoji)."""
+without words is named by its symbols (emoji); 4: keywords that stand together in the texts
+are one phrase ("red sox", not "sox, red")."""
+PHRASE_TEXTS = 100
+"""Texts read per cluster (an even spread of its rows) to find which of its keywords stand
+together."""
+PHRASE_SHARE = (0.6, 0.3)
+"""Two keywords are a phrase where they stand side by side in at least these shares of the rarer
+word's places and of the other's."""
+PHRASE_PARTNERS = 10
+"""A phrase joins two of a cluster's first this many keywords: both words set it apart."""
 WORDS_VERSION = 5
 """Bump when what `words` reads as a word changes (kept word counts are keyed by it). 2: runs of
 unspaced scripts are read as character pairs; 3: addresses, @mentions and markup are not read;
@@ -38,6 +47,14 @@ _CONTENT = """amount back bill bottom call cry describe detail empty fill find f
 give go interest keep made mill move name part put see serious show side sincere system take thick
 thin top"""
 CONTENT_WORDS = frozenset(_CONTENT.split())
+_CONTRACTED = """does did doing having ll ve don didn doesn isn wasn aren weren hasn haven hadn wouldn
+couldn shouldn mightn mustn needn shan dont didnt doesnt isnt wasnt arent werent havent hadnt
+wouldnt shouldnt im ive youre thats theres whats"""
+FUNCTION_WORDS = frozenset(_CONTRACTED.split())
+"""Function words that scikit-learn's English list lacks: forms of do and have, and what
+contractions leave once the apostrophe goes ("didn't" reads "didn", "isnt"), as NLTK's list
+holds them ("won" is left out: the past of win). Names read "didn, make, shows" and "long does,
+take" with them."""
 """Nouns, verbs and adjectives that scikit-learn's English stop-word list holds (its documentation
 warns of it): taken out of it, so a cluster about bills, interest or topping up can be named so,
 and "find", "show", "call" still tell intents apart."""
@@ -115,7 +132,7 @@ def stop_words() -> frozenset[str]:
     words that say nothing of a topic."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return ENGLISH_STOP_WORDS - CONTENT_WORDS
+    return (ENGLISH_STOP_WORDS - CONTENT_WORDS) | FUNCTION_WORDS
 
 
 def word_counter(max_words: int | None = None):
@@ -237,6 +254,90 @@ def distinct_keywords(
     return out
 
 
+def phrases(
+    texts: Sequence[str], labels: np.ndarray, words: dict[int, tuple[str, ...]], n_words: int = 5
+) -> dict[int, tuple[str, ...]]:
+    """Each cluster's keywords (`words`, best first) with those that stand together in its texts
+    joined as written: "red sox, boston" for "sox, red, boston", "exchange rate" for "exchange,
+    rate". Two of the cluster's first PHRASE_PARTNERS keywords are a phrase where, in an even
+    spread of up to PHRASE_TEXTS of its texts, they stand side by side, in that order, at least
+    3 times, in at least PHRASE_SHARE of the rarer word's places and of the other's (so "oil"
+    stays a word of its own where "oil prices" is a small part of its places). The phrase takes
+    the place of its first keyword; a word is in at most one term. Words of unspaced scripts
+    (read as character pairs) are not joined. (n_words terms per cluster)"""
+    spread = phrase_rows(labels, list(words))
+    out = {}
+    for c, found in words.items():
+        top = [w for w in found[:PHRASE_PARTNERS] if not _UNSPACED_RUN.search(w)]
+        if len(top) < 2:
+            out[c] = found[:n_words]
+            continue
+        rows = spread[c]
+        places, pairs = _places_and_pairs([texts[r] for r in rows], set(top))
+        rank = {w: i for i, w in enumerate(top)}
+        terms: list[str] = []
+        for w in found:
+            if any(w in t.split(" ") for t in terms):
+                continue
+            term = _phrase(w, terms, places, pairs, rank)
+            if term is not None and term[1] in terms:  # its partner came first: the phrase takes its place
+                terms[terms.index(term[1])] = term[0]
+            else:
+                terms.append(w if term is None else term[0])
+            if len(terms) == n_words:
+                break
+        out[c] = tuple(terms)
+    return out
+
+
+def phrase_rows(labels: np.ndarray, clusters: Sequence[int]) -> dict[int, np.ndarray]:
+    """Per cluster, the rows phrases reads: an even spread of at most PHRASE_TEXTS of its rows."""
+    order = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[order], clusters)
+    ends = np.searchsorted(labels[order], clusters, side="right")
+    out = {}
+    for c, start, end in zip(clusters, starts, ends, strict=True):
+        rows = order[start:end]
+        if len(rows) > PHRASE_TEXTS:
+            rows = rows[np.linspace(0, len(rows) - 1, PHRASE_TEXTS).astype(np.int64)]
+        out[int(c)] = rows
+    return out
+
+
+def _places_and_pairs(texts: Sequence[str], wanted: set[str]):
+    """How often each wanted word occurs in the texts, and each ordered pair of them side by side."""
+    from collections import Counter
+
+    places: Counter = Counter()
+    pairs: Counter = Counter()
+    for text in texts:
+        tokens = [t.lower() for t in words(text)]
+        for i, token in enumerate(tokens):
+            if token in wanted:
+                places[token] += 1
+                if i + 1 < len(tokens) and tokens[i + 1] in wanted and tokens[i + 1] != token:
+                    pairs[(token, tokens[i + 1])] += 1
+    return places, pairs
+
+
+def _phrase(word: str, terms: list[str], places, pairs, rank: dict[str, int]) -> tuple[str, str] | None:
+    """(phrase, partner) for the keyword `word`: its most frequent side-by-side pair, if that is
+    a phrase (phrases) whose partner is alone or not yet named; else None."""
+    found = [
+        (n, -rank[pair[1] if pair[0] == word else pair[0]], pair) for pair, n in pairs.items() if word in pair
+    ]
+    if not found:
+        return None
+    n, _, (first, second) = max(found)  # ties: the partner that is the better keyword
+    partner = second if first == word else first
+    rarer, commoner = sorted((places[word], places[partner]))
+    if n < 3 or n < PHRASE_SHARE[0] * rarer or n < PHRASE_SHARE[1] * commoner:
+        return None
+    if partner not in terms and any(partner in t.split(" ") for t in terms):
+        return None  # the partner is in a phrase already
+    return f"{first} {second}", partner
+
+
 def numbered_names(names: Sequence[tuple[int, str]]) -> dict[int, str]:
     """cluster -> name, in the order given (largest first): a name that repeats an earlier one
     gets its count, "rain, storm, wind (2)", so no two clusters share a name on the map."""
@@ -267,7 +368,8 @@ def summarize(
         rows = np.flatnonzero(np.isin(labels, members))
         return keywords([texts[i] for i in rows], labels[rows], n_words=10)
 
-    words = distinct_keywords(keywords(texts, labels, counts=counts), among)
+    words = distinct_keywords(keywords(texts, labels, n_words=PHRASE_PARTNERS, counts=counts), among)
+    words = phrases(texts, labels, words)
     for c, found in words.items():
         if not found:  # no word at all (emoji-only tweets): named by their symbols
             words[c] = symbols(texts[i] for i in np.flatnonzero(labels == c))

@@ -652,3 +652,28 @@ def test_keywords_of_many_clusters_are_scored_among_the_most_frequent_words(monk
     names = keywords(texts, np.repeat([0, 1], 3))
     assert set(names[0]) | set(names[1]) == {"rocket", "orbit", "bread", "flour"}
     assert labels_module.frequent_words(np.array([5, 1, 9, 2]), 4).tolist() == [0, 2]  # 8 cells / 4
+
+
+def test_keywords_that_stand_together_name_a_cluster_as_one_phrase():
+    from embedviz.labels import phrases
+
+    sports = ["the red sox beat boston", "red sox win again in boston", "boston cheers the red sox"]
+    sports += ["yankees lose to the red sox", "red sox fans in boston", "boston and new york"]
+    oil = ["oil prices rise", "crude oil falls", "oil tanker leaks", "oil field fire", "oil prices fall"]
+    oil += ["oil rig safety", "oil imports grow"]
+    texts = sports + oil
+    labels = np.repeat([0, 1], [len(sports), len(oil)])
+    summaries = summarize(texts, np.eye(len(texts), dtype=np.float32), labels)
+    names = {s.cluster: s.label for s in summaries}
+    terms = names[0].split(", ")
+    assert "red sox" in terms and "red" not in terms and "sox" not in terms, names
+    # "oil prices" is 2 of oil's 7 places: oil stays a word of its own, and prices is not joined
+    # to a word already named
+    assert names[1].split(", ")[0] == "oil" and "oil prices" not in names[1], names
+    # each word in one term at most, terms as many as asked
+    joined = phrases(texts, labels, {0: ("sox", "red", "boston", "yankees", "fans", "win")}, n_words=3)
+    assert joined[0] == ("red sox", "boston", "yankees")
+    # unspaced scripts are read as overlapping character pairs: never joined
+    pairs = ["东京塔 夜景", "东京塔 夜景 美丽", "东京塔 夜景 好"]
+    read = ("东京", "京塔", "夜景")
+    assert phrases(pairs, np.zeros(3, dtype=int), {0: read})[0] == read

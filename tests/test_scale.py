@@ -438,3 +438,41 @@ def test_folder_search_maps_input_row_ids_to_corpus_rows_across_gaps():
     assert found.scores[0][:2].tolist() == pytest.approx([0.9, 0.7])
     alike = search_folder(Index(), corpus, np.ones((1, 4), np.float32), 3, without=2)
     assert alike.indices.tolist() == [[3, 0, -1]]
+
+
+def test_a_map_fitted_on_a_sample_names_clusters_with_phrases_as_in_memory():
+    from embedviz.cluster import ClusterParams
+    from embedviz.reduce import ReduceParams
+    from embedviz.scale import _counts_and_sizes
+
+    rng = np.random.default_rng(0)
+    sports = [
+        f"the red sox {v} the {t}"
+        for v, t in zip(
+            rng.choice(["beat", "lose to", "play"], 30),
+            rng.choice(["yankees", "mets", "orioles"], 30),
+            strict=True,
+        )
+    ]
+    oil = [
+        f"{w} crude oil {v}"
+        for w, v in zip(
+            rng.choice(["tanker of", "price of", "spill of"], 30),
+            rng.choice(["leaks", "rises", "falls"], 30),
+            strict=True,
+        )
+    ]
+    texts = sports + oil
+    vectors = np.vstack(
+        [rng.normal(0, 0.05, (30, 8)) + np.eye(8)[0], rng.normal(0, 0.05, (30, 8)) + np.eye(8)[1]]
+    )
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    model = fitted.fit(
+        vectors, texts, np.arange(60), ReduceParams(method="pca"), ClusterParams(k=2, broad_k=2)
+    )
+    fine = model.place_clusters(vectors, np.arange(60))
+    counts = _counts_and_sizes(model, texts, fine)
+    model.name_clusters(counts[counts["word"] >= 0], np.bincount(fine, minlength=model.k))
+    names = set(model.names["fine"].values())
+    assert any("red sox" in name.split(", ") for name in names), names
+    assert any("crude oil" in name.split(", ") for name in names), names

@@ -13,13 +13,15 @@ from embedviz import labels
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
 
-ANALYZER_VERSION = 6
+ANALYZER_VERSION = 7
 """Part of the vector space's identity: version 1 dropped scikit-learn's whole English stop-word
 list, so texts of function words only were zero vectors; version 2 kept those words but gave
 texts of emoji or single characters only a zero vector; version 3 read a Chinese or Japanese
 clause as one word, so such texts shared almost no word; version 4 read links, mentions and
 HTML markup as words (https, www, br), which tied texts by their markup; version 5 read
-Japanese as character pairs across its scripts, now split where the script changes."""
+Japanese as character pairs across its scripts, now split where the script changes; version 6
+counted forms of do and have and the stems contractions leave (didn, isnt) as words
+(labels.FUNCTION_WORDS)."""
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _SYMBOL = re.compile(r"[^\s\ufe0f\u200d]")  # one character, less emoji joiners and variation marks
 
