@@ -446,22 +446,14 @@ def test_a_map_fitted_on_a_sample_names_clusters_with_phrases_as_in_memory():
     from embedviz.scale import _counts_and_sizes
 
     rng = np.random.default_rng(0)
-    sports = [
-        f"the red sox {v} the {t}"
-        for v, t in zip(
-            rng.choice(["beat", "lose to", "play"], 30),
-            rng.choice(["yankees", "mets", "orioles"], 30),
-            strict=True,
-        )
-    ]
-    oil = [
-        f"{w} crude oil {v}"
-        for w, v in zip(
-            rng.choice(["tanker of", "price of", "spill of"], 30),
-            rng.choice(["leaks", "rises", "falls"], 30),
-            strict=True,
-        )
-    ]
+
+    def filled(template: str, first: list[str], second: list[str]) -> list[str]:
+        return [
+            template.format(a, b) for a, b in zip(rng.choice(first, 30), rng.choice(second, 30), strict=True)
+        ]
+
+    sports = filled("the red sox {} the {}", ["beat", "lose to", "play"], ["yankees", "mets", "orioles"])
+    oil = filled("{} crude oil {}", ["tanker of", "price of", "spill of"], ["leaks", "rises", "falls"])
     texts = sports + oil
     vectors = np.vstack(
         [rng.normal(0, 0.05, (30, 8)) + np.eye(8)[0], rng.normal(0, 0.05, (30, 8)) + np.eye(8)[1]]
