@@ -150,6 +150,17 @@ def test_precomputed_rejects_wrong_dimension_nan_and_count():
         embed(["a", "b"], backend)
 
 
+def test_precomputed_refuses_vectors_with_no_direction_and_reads_huge_ones():
+    # a zero row made NaN in t-SNE and UMAP ("internal error: Input X contains NaN"); one number
+    # per row failed in PCA; norms past float32's range (1e30 per number) read as zero rows
+    with pytest.raises(InputError, match="2 vector.s. are all zeros.*drop those rows"):
+        make_backend("precomputed", vectors=np.array([[0.0, 0.0], [1.0, 2.0], [0.0, 0.0]]))
+    with pytest.raises(InputError, match="2 or more numbers"):
+        make_backend("precomputed", vectors=np.array([[1.0], [2.0]]))
+    huge = make_backend("precomputed", vectors=np.array([[3e30, 4e30], [1e30, 0.0]])).vectors
+    assert np.allclose(huge, [[0.6, 0.8], [1.0, 0.0]])
+
+
 @pytest.mark.model
 def test_bundled_model_puts_related_sentences_closer():
     backend = make_backend("sentence-transformers")

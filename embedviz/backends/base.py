@@ -68,5 +68,5 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     if not np.isfinite(vectors).all():
         bad = int((~np.isfinite(vectors)).any(axis=1).sum())
         raise BackendError(f"{bad} vector(s) contain NaN or infinite values.")
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    norms = np.linalg.norm(vectors.astype(np.float64), axis=1, keepdims=True)  # float32 overflows past 1e19
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)

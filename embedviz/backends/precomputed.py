@@ -25,10 +25,21 @@ class PrecomputedBackend(Backend):
         vectors = np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[1] == 0:
             raise InputError(f"{source}: expected one vector per row, got shape {vectors.shape}.")
+        if vectors.shape[1] < 2:
+            raise InputError(
+                f"{source}: one number per row is no vector to compare texts by; give vectors of "
+                "2 or more numbers (a column of single numbers is a score: colour the map by it)."
+            )
         try:
             self.vectors = normalize(vectors)
         except BackendError as e:
-            raise InputError(f"{source}: {e}") from None
+            raise InputError(f"{source}: {e} Fix or drop those rows.") from None
+        zero = int((~self.vectors.any(axis=1)).sum())
+        if zero:
+            raise InputError(
+                f"{source}: {zero:,} vector(s) are all zeros, with no direction to compare by; "
+                "drop those rows or give them vectors."
+            )
         self.source = source
         self.model = source
         self._digest = hashlib.sha256(self.vectors.tobytes()).hexdigest()[:32]
