@@ -49,12 +49,12 @@ thin top"""
 CONTENT_WORDS = frozenset(_CONTENT.split())
 _CONTRACTED = """does did doing having ll ve don didn doesn isn wasn aren weren hasn haven hadn wouldn
 couldn shouldn mightn mustn needn shan dont didnt doesnt isnt wasnt arent werent havent hadnt
-wouldnt shouldnt im ive youre thats theres whats"""
+wouldnt shouldnt im ive youre thats theres whats mr mrs"""
 FUNCTION_WORDS = frozenset(_CONTRACTED.split())
-"""Function words that scikit-learn's English list lacks: forms of do and have, and what
+"""Function words that scikit-learn's English list lacks: forms of do and have, what
 contractions leave once the apostrophe goes ("didn't" reads "didn", "isnt"), as NLTK's list
-holds them ("won" is left out: the past of win). Names read "didn, make, shows" and "long does,
-take" with them."""
+holds them ("won" is left out: the past of win), and the titles before a name. Names read
+"didn, make, shows", "long does, take" and, for BBC politics, "mr, labour, election" with them."""
 """Nouns, verbs and adjectives that scikit-learn's English stop-word list holds (its documentation
 warns of it): taken out of it, so a cluster about bills, interest or topping up can be named so,
 and "find", "show", "call" still tell intents apart."""

@@ -3,6 +3,7 @@ result kept on disk and reused. The page, the CLI and the Python API all call th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -265,7 +266,7 @@ def clustering(
             "broad_options": result.broad_options,
             "summaries": [asdict(s) for s in summaries],
             "broad": [asdict(s) for s in broad],
-            "names": NAMES,
+            "names": names_version(),
         }
         arrays = {"labels": result.labels, "broad": result.broad, "meta": np.array(json.dumps(meta))}
         store.put_artifact(key, "clustering", arrays)
@@ -324,8 +325,11 @@ def stored(store: Store | None, key: str, kind: str, make: Callable[[], dict[str
     return arrays
 
 
-NAMES = [WORDS_VERSION, KEYWORDS_VERSION]
-"""How a stored clustering's summaries were named: words read, keywords scored."""
+@functools.cache
+def names_version() -> list:
+    """How a stored clustering's summaries were named: words read, keywords scored, and the
+    function words left out (a word added to them names clusters again)."""
+    return [WORDS_VERSION, KEYWORDS_VERSION, digest(sorted(stop_words()))]
 
 
 def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledClustering | None:
@@ -336,7 +340,7 @@ def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledC
     result = Clustering(
         hit["labels"], hit["broad"], tuple(meta["notes"]), tuple(meta.get("broad_options", ()))
     )
-    if meta.get("names") != NAMES:  # named by an earlier embedviz: no summaries, to name again
+    if meta.get("names") != names_version():  # named by an earlier embedviz: no summaries, to name again
         return LabelledClustering(result, (), (), key, version=version)
     summaries, broad = _summaries_from(meta["summaries"]), _summaries_from(meta["broad"])
     return LabelledClustering(result, summaries, broad, key, version=version)

@@ -295,3 +295,23 @@ def test_clusters_named_by_an_earlier_embedviz_are_named_again_not_clustered_aga
     monkeypatch.setattr(pipeline, "summarize", lambda *a: named.append(1) or [])
     assert pipeline.clustering(corpus, emb, ClusterParams(), store).summaries == first.summaries
     assert not named, "named once, then read from the store"
+
+
+def test_clusters_are_named_again_when_the_function_words_change(tmp_path, monkeypatch):
+    # names hang on the words left out: "mr" joining them must rename a stored clustering
+    # ("mr, labour, election"), or the old names would stay until the store was cleared
+    from embedviz import ClusterParams, labels, pipeline
+
+    store = Store(tmp_path / "s.sqlite")
+    corpus = corpus_from_frame(planted_frame(per_topic=40))
+    emb = pipeline.embeddings(corpus, make_backend("planted"), store)
+    before = pipeline.clustering(corpus, emb, ClusterParams(), store)
+    leading = {s.keywords[0] for s in before.summaries}
+    pipeline.names_version.cache_clear()
+    monkeypatch.setattr(labels, "FUNCTION_WORDS", labels.FUNCTION_WORDS | leading)
+    try:
+        after = pipeline.clustering(corpus, emb, ClusterParams(), store)
+    finally:
+        pipeline.names_version.cache_clear()
+    assert (after.labels == before.labels).all()
+    assert not leading & {s.keywords[0] for s in after.summaries}

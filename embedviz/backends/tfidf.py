@@ -50,6 +50,7 @@ class TfidfBackend(Backend):
             "seed": self.seed,
             "corpus": self._corpus_digest,
             "words": ANALYZER_VERSION,
+            "stop words": hashlib.sha256(" ".join(sorted(labels.stop_words())).encode()).hexdigest()[:16],
         }
 
     def fit(self, texts: Sequence[str]) -> None:
