@@ -3,8 +3,9 @@ true k, on the same vectors in the same run.
 
     pip install -r requirements-dev.txt
     python bench/clusters.py [DATASET[:COLUMN] ...]
-    python bench/clusters.py FOLDER[:COLUMN]   # any folder holding data.csv.gz, e.g. from
-                                               # bench/outside_corpora.py
+    python bench/clusters.py FOLDER[:COLUMN]   # any folder holding data.csv.gz (e.g. from
+                                               # bench/outside_corpora.py) or one data file
+    python bench/clusters.py FILE[:COLUMN]     # csv, tsv, jsonl, json, parquet, xlsx (or .gz)
 
 Each dataset from ../shared/datasets is sampled to at most 5,000 rows (seed 0) and embedded
 once with the bundled all-MiniLM-L6-v2 (vectors come from the store on later runs). For each
@@ -44,6 +45,7 @@ from table import print_table  # noqa: E402
 
 from embedviz import ClusterParams, Store, cluster, corpus_from_frame, load_corpus, make_backend  # noqa: E402
 from embedviz.cluster import _assign_noise  # noqa: E402
+from embedviz.corpus import FORMATS  # noqa: E402
 from embedviz.neighbors import knn_graph  # noqa: E402
 from embedviz.pipeline import embeddings, neighbor_graph  # noqa: E402
 
@@ -64,13 +66,32 @@ SEEDS = (0, 1, 2)
 GOAL_RATIO = 0.85
 
 
+def data_file(name: str) -> Path:
+    """A shared dataset by name, a folder by path (its data.csv.gz as in ../shared, else its one
+    data file of a format embedviz reads), or a file by path."""
+    path = Path(name) if os.sep in name or Path(name).exists() else SHARED / name
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise SystemExit(f"{name}: no such dataset, folder or file (shared datasets: {SHARED}).")
+    readable = sorted(p for p in path.iterdir() if Path(p.name.removesuffix(".gz")).suffix.lower() in FORMATS)
+    found = [p for p in readable if p.name == "data.csv.gz"] or [
+        p for p in readable if p.stem.startswith("data")
+    ]
+    found = found or readable
+    if len(found) != 1:
+        listed = ", ".join(p.name for p in found) or "none"
+        raise SystemExit(f"{path}: give the data file itself; readable files here: {listed}.")
+    return found[0]
+
+
 def sample(name: str):
-    """A shared dataset by name, or a folder by path; at most MAX_ROWS rows (seed 0)."""
-    folder = Path(name) if os.sep in name else SHARED / name
-    corpus = load_corpus(folder / "data.csv.gz")
+    """A dataset (data_file); at most MAX_ROWS rows (seed 0)."""
+    path = data_file(name)
+    corpus = load_corpus(path)
     if len(corpus) > MAX_ROWS:
         keep = np.sort(np.random.default_rng(0).choice(len(corpus), MAX_ROWS, replace=False))
-        corpus = corpus_from_frame(corpus.frame.iloc[keep], name=folder.name)
+        corpus = corpus_from_frame(corpus.frame.iloc[keep], name=path.parent.name)
     return corpus
 
 
@@ -143,6 +164,10 @@ def main(specs: list[str]) -> None:
                 graph,
             )
         corpus, emb, runs, seconds, topics, evocs, (sub_fine, sub_broad), graph = cache[name]
+        if column not in corpus.frame:
+            raise SystemExit(
+                f"{name}: no label column {column!r}; its columns: {', '.join(corpus.frame.columns)}."
+            )
         truth = corpus.frame[column].astype(str).to_numpy()
         true_k = len(set(truth))
         auto = runs[0]
