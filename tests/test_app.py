@@ -39,6 +39,10 @@ def fresh_caches():
 
 
 def app(page: str | None = None) -> AppTest:
+    """The app, or one page file run alone. After at.switch_page, AppTest runs the page without
+    app.py, so layout.within_app runs it again through app.py: a click on a button read by its
+    return value (`if st.button(...)`) is spent on the first run and lost. Click such buttons on
+    a page file run alone; buttons with on_click callbacks work either way."""
     at = AppTest.from_file(str(ROOT / (page or "app.py")), default_timeout=300)
     return at
 
