@@ -33,6 +33,12 @@ together."""
 PHRASE_SHARE = (0.6, 0.3)
 """Two keywords are a phrase where they stand side by side in at least these shares of the rarer
 word's places and of the other's."""
+PHRASE_MIN = 5
+"""A phrase stands at least this many times in the texts read: in a cluster of a few texts, two
+words side by side three times are chance ("need mulch", "earns little")."""
+PHRASE_RUN = 0.7
+"""A pair of keywords whose neighbour on one side is the same word in this share of its places
+stands inside a longer fixed run, and is no phrase of two."""
 PHRASE_PARTNERS = 10
 """A phrase joins two of a cluster's first this many keywords: both words set it apart."""
 WORDS_VERSION = 5
@@ -261,11 +267,12 @@ def phrases(
     joined as written: "red sox, boston" for "sox, red, boston", "exchange rate" for "exchange,
     rate". Two of the cluster's first PHRASE_PARTNERS keywords are a phrase where, in an even
     spread of up to PHRASE_TEXTS of its texts, they stand side by side, in that order, at least
-    3 times, in at least PHRASE_SHARE of the rarer word's places and of the other's (so "oil"
+    PHRASE_MIN times (and not inside a longer fixed run, _places_and_pairs), in at least PHRASE_SHARE of the rarer word's places and of the other's (so "oil"
     stays a word of its own where "oil prices" is a small part of its places). The phrase takes
     the place of its first keyword; a word is in at most one term. Words of unspaced scripts
     (read as character pairs) are not joined. (n_words terms per cluster)"""
     spread = phrase_rows(labels, list(words))
+    function_words = stop_words()
     out = {}
     for c, found in words.items():
         top = [w for w in found[:PHRASE_PARTNERS] if not _UNSPACED_RUN.search(w)]
@@ -273,7 +280,7 @@ def phrases(
             out[c] = found[:n_words]
             continue
         rows = spread[c]
-        places, pairs = _places_and_pairs([texts[r] for r in rows], set(top))
+        places, pairs = _places_and_pairs([texts[r] for r in rows], set(top), function_words)
         rank = {w: i for i, w in enumerate(top)}
         terms: list[str] = []
         for w in found:
@@ -304,19 +311,33 @@ def phrase_rows(labels: np.ndarray, clusters: Sequence[int]) -> dict[int, np.nda
     return out
 
 
-def _places_and_pairs(texts: Sequence[str], wanted: set[str]):
-    """How often each wanted word occurs in the texts, and each ordered pair of them side by side."""
+def _places_and_pairs(texts: Sequence[str], wanted: set[str], function_words: frozenset[str]):
+    """How often each wanted word occurs in the texts, and each ordered pair of them side by side,
+    less the pairs that stand inside a longer fixed run of words: a pair whose next (or previous)
+    word, other than a function word, is the same in PHRASE_RUN of its places is part of a
+    template ("bank raised rates", "grew steadily despite"), not a name of two words."""
     from collections import Counter
 
     places: Counter = Counter()
     pairs: Counter = Counter()
+    around: dict[tuple[str, str], tuple[Counter, Counter]] = {}
     for text in texts:
         tokens = [t.lower() for t in words(text)]
         for i, token in enumerate(tokens):
-            if token in wanted:
-                places[token] += 1
-                if i + 1 < len(tokens) and tokens[i + 1] in wanted and tokens[i + 1] != token:
-                    pairs[(token, tokens[i + 1])] += 1
+            if token not in wanted:
+                continue
+            places[token] += 1
+            if i + 1 < len(tokens) and tokens[i + 1] in wanted and tokens[i + 1] != token:
+                pair = (token, tokens[i + 1])
+                pairs[pair] += 1
+                before, after = around.setdefault(pair, (Counter(), Counter()))
+                if i > 0 and tokens[i - 1] not in function_words:
+                    before[tokens[i - 1]] += 1
+                if i + 2 < len(tokens) and tokens[i + 2] not in function_words:
+                    after[tokens[i + 2]] += 1
+    for pair, (before, after) in around.items():
+        if any(side and side.most_common(1)[0][1] >= PHRASE_RUN * pairs[pair] for side in (before, after)):
+            del pairs[pair]
     return places, pairs
 
 
@@ -331,7 +352,7 @@ def _phrase(word: str, terms: list[str], places, pairs, rank: dict[str, int]) ->
     n, _, (first, second) = max(found)  # ties: the partner that is the better keyword
     partner = second if first == word else first
     rarer, commoner = sorted((places[word], places[partner]))
-    if n < 3 or n < PHRASE_SHARE[0] * rarer or n < PHRASE_SHARE[1] * commoner:
+    if n < PHRASE_MIN or n < PHRASE_SHARE[0] * rarer or n < PHRASE_SHARE[1] * commoner:
         return None
     if partner not in terms and any(partner in t.split(" ") for t in terms):
         return None  # the partner is in a phrase already
