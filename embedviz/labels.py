@@ -53,17 +53,17 @@ _CONTENT = """amount back bill bottom call cry describe detail empty fill find f
 give go interest keep made mill move name part put see serious show side sincere system take thick
 thin top"""
 CONTENT_WORDS = frozenset(_CONTENT.split())
+"""Nouns, verbs and adjectives that scikit-learn's English stop-word list holds (its documentation
+warns of it): taken out of it, so a cluster about bills, interest or topping up can be named so,
+and "find", "show", "call" still tell intents apart."""
 _CONTRACTED = """does did doing having ll ve don didn doesn isn wasn aren weren hasn haven hadn wouldn
 couldn shouldn mightn mustn needn shan dont didnt doesnt isnt wasnt arent werent havent hadnt
 wouldnt shouldnt im ive youre thats theres whats mr mrs"""
 FUNCTION_WORDS = frozenset(_CONTRACTED.split())
 """Function words that scikit-learn's English list lacks: forms of do and have, what
 contractions leave once the apostrophe goes ("didn't" reads "didn", "isnt"), as NLTK's list
-holds them ("won" is left out: the past of win), and the titles before a name. Names read
-"didn, make, shows", "long does, take" and, for BBC politics, "mr, labour, election" with them."""
-"""Nouns, verbs and adjectives that scikit-learn's English stop-word list holds (its documentation
-warns of it): taken out of it, so a cluster about bills, interest or topping up can be named so,
-and "find", "show", "call" still tell intents apart."""
+holds them ("won" is left out: the past of win), and the titles before a name. Without them,
+names read "didn, make, shows", "long does, take" and, for BBC politics, "mr, labour, election"."""
 
 
 @dataclass(frozen=True)
@@ -267,10 +267,11 @@ def phrases(
     joined as written: "red sox, boston" for "sox, red, boston", "exchange rate" for "exchange,
     rate". Two of the cluster's first PHRASE_PARTNERS keywords are a phrase where, in an even
     spread of up to PHRASE_TEXTS of its texts, they stand side by side, in that order, at least
-    PHRASE_MIN times (and not inside a longer fixed run, _places_and_pairs), in at least PHRASE_SHARE of the rarer word's places and of the other's (so "oil"
-    stays a word of its own where "oil prices" is a small part of its places). The phrase takes
-    the place of its first keyword; a word is in at most one term. Words of unspaced scripts
-    (read as character pairs) are not joined. (n_words terms per cluster)"""
+    PHRASE_MIN times, not inside a longer fixed run (_places_and_pairs), in at least PHRASE_SHARE
+    of the rarer word's places and of the other's (so "oil" stays a word of its own where "oil
+    prices" is a small part of its places). The phrase takes the place of its first keyword; a
+    word is in at most one term. Words of unspaced scripts (read as character pairs) are not
+    joined. (n_words terms per cluster)"""
     spread = phrase_rows(labels, list(words))
     function_words = stop_words()
     out = {}

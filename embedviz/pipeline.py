@@ -340,7 +340,7 @@ def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledC
     result = Clustering(
         hit["labels"], hit["broad"], tuple(meta["notes"]), tuple(meta.get("broad_options", ()))
     )
-    if meta.get("names") != names_version():  # named by an earlier embedviz: no summaries, to name again
+    if meta.get("names") != names_version():  # named another way (an earlier embedviz): name again
         return LabelledClustering(result, (), (), key, version=version)
     summaries, broad = _summaries_from(meta["summaries"]), _summaries_from(meta["broad"])
     return LabelledClustering(result, summaries, broad, key, version=version)
