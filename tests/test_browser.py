@@ -98,7 +98,9 @@ def test_sample_map_renders_lasso_selects_and_search_finds(browser, tmp_path):
         # an upload is mapped with its cluster names on it
         page.get_by_text("Upload a file").click()
         page.locator("input[type=file]").set_input_files(str(ROOT / "embedviz" / "samples" / "topics.csv"))
-        page.get_by_text("Dropped (empty)").wait_for(timeout=120_000)
+        # the sidebar names the upload once it is the data ("Dropped (empty)" was already there,
+        # the sample's, so a click on Map could leave the Data page before it took the upload)
+        page.locator("[data-testid='stSidebar']").get_by_text("topics.csv").wait_for(timeout=120_000)
         page.get_by_role("link", name="Map").click()
         page.wait_for_function(  # the texts' markers (the query typed earlier is placed too)
             "() => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullData &&"
