@@ -141,6 +141,14 @@ def stop_words() -> frozenset[str]:
     return (ENGLISH_STOP_WORDS - CONTENT_WORDS) | FUNCTION_WORDS
 
 
+def stop_words_digest() -> str:
+    """A short digest of stop_words(): part of the key of everything they shape (kept word counts,
+    stored names, TF-IDF vectors), so a word added to them makes those again."""
+    import hashlib
+
+    return hashlib.sha256(" ".join(sorted(stop_words())).encode()).hexdigest()[:16]
+
+
 def word_counter(max_words: int | None = None):
     """The word counts keywords are scored from: `words`, function words out, lower case."""
     from sklearn.feature_extraction.text import CountVectorizer

@@ -31,7 +31,7 @@ from embedviz.labels import (
     WORDS_VERSION,
     ClusterSummary,
     numbered_names,
-    stop_words,
+    stop_words_digest,
     summarize,
     word_counts,
 )
@@ -279,7 +279,7 @@ def counted_words(corpus: Corpus, store: Store | None):
     how = {
         "words": WORDS_VERSION,
         "pattern": WORD_PATTERN,
-        "stop words": digest(sorted(stop_words())),
+        "stop words": stop_words_digest(),
         "format": 2,
     }
     key = artifact_key("word_counts", corpus.fingerprint, how)
@@ -329,7 +329,7 @@ def stored(store: Store | None, key: str, kind: str, make: Callable[[], dict[str
 def names_version() -> list:
     """How a stored clustering's summaries were named: words read, keywords scored, and the
     function words left out (a word added to them names clusters again)."""
-    return [WORDS_VERSION, KEYWORDS_VERSION, digest(sorted(stop_words()))]
+    return [WORDS_VERSION, KEYWORDS_VERSION, stop_words_digest()]
 
 
 def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledClustering | None:

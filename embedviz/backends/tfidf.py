@@ -50,7 +50,7 @@ class TfidfBackend(Backend):
             "seed": self.seed,
             "corpus": self._corpus_digest,
             "words": ANALYZER_VERSION,
-            "stop words": hashlib.sha256(" ".join(sorted(labels.stop_words())).encode()).hexdigest()[:16],
+            "stop words": labels.stop_words_digest(),
         }
 
     def fit(self, texts: Sequence[str]) -> None:
@@ -84,10 +84,10 @@ class TfidfBackend(Backend):
 
 class _Words:
     """A text's lower-case words (two or more letters or digits; links, mentions and markup left
-    out) without function words, or all of them when it has no other: "where are you from" keeps its words, not a zero vector that
-    would sit far from every text, a false outlier. A text without any such word ("😂😂", "k",
-    "?!") is read as its single characters and symbols, so emoji-only tweets sit by the tweets
-    of the same emoji. A class, so a fitted model pickles."""
+    out) without function words, or all of them when it has no other: "where are you from" keeps
+    its words, not a zero vector that would sit far from every text, a false outlier. A text
+    without any such word ("😂😂", "k", "?!") is read as its single characters and symbols, so
+    emoji-only tweets sit by the tweets of the same emoji. A class, so a fitted model pickles."""
 
     def __init__(self) -> None:
         self.stop = labels.stop_words()
