@@ -326,6 +326,8 @@ def warm_up_in_background() -> threading.Thread:
     global _warm_thread
     import sklearn.base  # noqa: F401
 
+    from embedviz.threads import start_daemon
+
     def run() -> None:
         try:
             # a child only where neither this process nor the disk holds the code yet
@@ -340,8 +342,7 @@ def warm_up_in_background() -> threading.Thread:
     with _warm_thread_lock:  # one at a time: a second caller gets the running one
         if _warm_thread is None or not _warm_thread.is_alive():
             _not_warming.clear()
-            _warm_thread = threading.Thread(target=run, name=WARM_UP_THREAD, daemon=True)
-            _warm_thread.start()
+            _warm_thread = start_daemon(run, WARM_UP_THREAD)
         return _warm_thread
 
 

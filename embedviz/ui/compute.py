@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,6 +75,7 @@ def warm_up() -> bool:
     code compiled or loaded from disk, on background threads. The sample's map needs neither
     (its vectors ship with it, t-SNE draws it); the first upload and query find them ready."""
     from embedviz.reduce import warm_up_in_background
+    from embedviz.threads import start_daemon
 
     def prepare() -> None:
         try:
@@ -83,7 +83,7 @@ def warm_up() -> bool:
         except Exception:  # the first encode loads it instead, and says what went wrong
             log.warning("loading the default model in the background failed", exc_info=True)
 
-    threading.Thread(target=prepare, name="embedviz-model", daemon=True).start()
+    start_daemon(prepare, "embedviz-model")
     warm_up_in_background()
     return True
 
