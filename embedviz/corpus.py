@@ -212,19 +212,23 @@ def corpus_from_frame(
 TEXT_NAMES = ("text", "texts", "content", "body", "document", "sentence", "utterance", "message")
 """A string column named one of these (any case) is the text column, however short its texts
 (words, phrases) beside a longer label or category."""
+NAMED_TEXT_SHARE = 0.1
+"""A column named like texts is the text column when this share of its values are texts (the
+rest, numbers and the like, are read as written); another column needs half."""
 
 
 def pick_text_column(frame: pd.DataFrame, name: str = "table") -> str:
-    """The string column named like texts (TEXT_NAMES, in that order), else the string column
-    with the longest average text."""
+    """The column named like texts (TEXT_NAMES, in that order; NAMED_TEXT_SHARE of it strings),
+    else the column of mostly strings with the longest average text."""
     best, best_len, named = None, -1.0, {}
     for column in frame.columns:
         values = frame[column].dropna()
         lengths = values.map(_text_length)
         lengths = lengths[lengths >= 0]
-        if len(lengths) == 0 or len(lengths) < 0.5 * len(values):
+        label = str(column).strip().lower()
+        if len(lengths) == 0 or len(lengths) < (NAMED_TEXT_SHARE if label in TEXT_NAMES else 0.5) * len(values):
             continue
-        named.setdefault(str(column).strip().lower(), column)
+        named.setdefault(label, column)
         mean_len = float(lengths.mean())
         if mean_len > best_len:
             best, best_len = column, mean_len

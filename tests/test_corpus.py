@@ -73,6 +73,11 @@ def test_a_column_named_text_wins_over_a_longer_label(tmp_path):
     assert load_corpus(write(tmp_path, "w.csv", words.to_csv(index=False).encode())).text_column == "Text"
     codes = pd.DataFrame({"text": [1, 2, 3], "note": ["a longer note", "another note", "third"]})
     assert load_corpus(write(tmp_path, "n.csv", codes.to_csv(index=False).encode())).text_column == "note"
+    # a JSON text field of mostly numbers, some texts: still the text field, not a constant label
+    mixed = [{"text": i if i % 3 else f"a real text, number {i}", "label": "a"} for i in range(30)]
+    path = write(tmp_path, "m.jsonl", "\n".join(json.dumps(r) for r in mixed).encode())
+    corpus = load_corpus(path)
+    assert corpus.text_column == "text" and corpus.texts[:2] == ["a real text, number 0", "1"]
 
 
 def test_text_column_can_be_named_and_a_wrong_name_lists_the_columns(tmp_path):
