@@ -22,11 +22,12 @@ UNSPACED = HIRAGANA + KATAKANA + HAN
 Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
 _SCRIPT_RUN = re.compile(f"(?P<han>[{HAN}]+)|(?P<katakana>[{KATAKANA}]+)|[{HIRAGANA}]+")
-KEYWORDS_VERSION = 4
+KEYWORDS_VERSION = 5
 """Bump when how clusters are named changes (stored clusterings are named again). 2: each
 word's part of the cluster's divergence from the corpus, not class-based TF-IDF; 3: a cluster
 without words is named by its symbols (emoji); 4: keywords that stand together in the texts
-are one phrase ("red sox", not "sox, red")."""
+are one phrase ("red sox", not "sox, red"); 5: a cluster without words or symbols (numbers) is
+named by its commonest texts."""
 PHRASE_TEXTS = 100
 """Texts read per cluster (an even spread of its rows) to find which of its keywords stand
 together."""
@@ -388,6 +389,16 @@ def symbols(texts: Iterable[str], n: int = 3) -> tuple[str, ...]:
     return tuple(symbol for symbol, _ in counted.most_common(n))
 
 
+def commonest(texts: Iterable[str], n: int = 3, limit: int = 20) -> tuple[str, ...]:
+    """The texts written most often, most first, each cut to `limit` characters: the name of a
+    cluster of texts without words (numbers, codes)."""
+    from collections import Counter
+
+    counted = Counter(" ".join(text.split()) for text in texts)
+    counted.pop("", None)
+    return tuple(t if len(t) <= limit else t[: limit - 1] + "…" for t, _ in counted.most_common(n))
+
+
 def summarize(
     texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray, counts=None
 ) -> list[ClusterSummary]:
@@ -401,8 +412,9 @@ def summarize(
     words = distinct_keywords(keywords(texts, labels, n_words=PHRASE_PARTNERS, counts=counts), among)
     words = phrases(texts, labels, words)
     for c, found in words.items():
-        if not found:  # no word at all (emoji-only tweets): named by their symbols
-            words[c] = symbols(texts[i] for i in np.flatnonzero(labels == c))
+        if not found:  # no word at all: named by their symbols (emoji-only tweets) or texts ("7, 12")
+            members = [texts[i] for i in np.flatnonzero(labels == c)]
+            words[c] = symbols(members) or commonest(members)
     reps = representatives(vectors, labels)
     sizes = dict(zip(*np.unique(labels, return_counts=True), strict=True))
     summaries = [ClusterSummary(int(c), int(sizes[c]), words.get(c, ()), reps[c]) for c in sorted(reps)]

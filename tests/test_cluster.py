@@ -362,6 +362,13 @@ def test_a_cluster_of_emoji_only_texts_is_named_by_its_emoji():
     assert [s.label for s in summaries] == ["\U0001f602, \U0001f525", "orbit, launch, rocket"]
 
 
+def test_a_cluster_of_numbers_is_named_by_its_commonest_texts():
+    # no word and no symbol: it was "cluster 0", inside a topic named "cluster 1"
+    texts = ["7", "12", "7", " 12 ", "7", "3", "rocket orbit", "orbit launch"] + ["9" * 30]
+    summaries = summarize(texts, np.eye(9, dtype=np.float32), np.array([0, 0, 0, 0, 0, 0, 1, 1, 2]))
+    assert [s.label for s in summaries] == ["7, 12, 3", "orbit, launch, rocket", "9" * 19 + "…"]
+
+
 def test_words_with_digits_name_clusters_and_bare_numbers_do_not():
     texts = ["plays mp3 and ogg files 2024", "mp3 player for ogg 10", "an mp3 tagger 2024"]
     texts += ["3d modelling in blender 2024", "blender renders 3d scenes 10", "3d printer slicer"]
