@@ -226,9 +226,8 @@ def pick_text_column(frame: pd.DataFrame, name: str = "table") -> str:
         lengths = values.map(_text_length)
         lengths = lengths[lengths >= 0]
         label = str(column).strip().lower()
-        if len(lengths) == 0 or len(lengths) < (NAMED_TEXT_SHARE if label in TEXT_NAMES else 0.5) * len(
-            values
-        ):
+        least = NAMED_TEXT_SHARE if label in TEXT_NAMES else 0.5
+        if len(lengths) == 0 or len(lengths) < least * len(values):
             continue
         named.setdefault(label, column)
         mean_len = float(lengths.mean())
