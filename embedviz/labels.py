@@ -12,9 +12,32 @@ import numpy as np
 NOISE_LABEL = "noise"
 FAR_LABEL = "far from every cluster"
 """A text placed on a fitted map that is far from every cluster of the map."""
-WORD_PATTERN = r"(?u)\b(?=\w*[^\W\d_])[^\W_]{2,}\b"
-"""Words of two or more letters or digits, at least one a letter (mp3, 3d, covid19): no bare
-numbers, no underscores."""
+
+
+def _combining_marks() -> str:
+    """Every combining mark of the Basic Multilingual Plane (categories Mn and Mc: Devanagari's
+    vowel signs and virama, Thai's vowels and tones, accents typed apart), as the ranges of a
+    regular-expression class. Python's \\w leaves them out, so a word holding one was read in
+    pieces: Hindi "क्रिकेट" (cricket) and "बारिश" (rain) named clusters as "रत", "खन", "सम"."""
+    import unicodedata
+
+    ranges: list[list[int]] = []
+    for cp in range(0x300, 0x10000):  # beyond, a class runs 300 times slower; marks there are rare
+        if unicodedata.category(chr(cp)) not in ("Mn", "Mc") or 0xFE00 <= cp <= 0xFE0F:
+            continue  # enclosing marks (keycaps) and variation selectors dress symbols, not words
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    return "".join(f"\\U{a:08x}" + (f"-\\U{b:08x}" if b > a else "") for a, b in ranges)
+
+
+MARKS = _combining_marks()
+WORD_CHAR = rf"[\w{MARKS}]"
+"""A character inside a word: a letter, digit or underscore (\\w) or a combining mark."""
+WORD_PATTERN = rf"(?u)(?<!{WORD_CHAR})(?={WORD_CHAR}*[^\W\d_])[^\W_](?:[^\W_]|[{MARKS}])+(?!{WORD_CHAR})"
+"""Words of two or more letters, digits or their marks, the first a letter or digit and one a
+letter (mp3, 3d, covid19, क्रिकेट): no bare numbers, no underscores."""
 _WORD = re.compile(WORD_PATTERN)
 HIRAGANA, KATAKANA, HAN = "\u3040-\u309f", "\u30a0-\u30ff", "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 UNSPACED = HIRAGANA + KATAKANA + HAN
@@ -42,11 +65,12 @@ PHRASE_RUN = 0.7
 stands inside a longer fixed run, and is no phrase of two."""
 PHRASE_PARTNERS = 10
 """A phrase joins two of a cluster's first this many keywords: both words set it apart."""
-WORDS_VERSION = 5
+WORDS_VERSION = 6
 """Bump when what `words` reads as a word changes (kept word counts are keyed by it). 2: runs of
 unspaced scripts are read as character pairs; 3: addresses, @mentions and markup are not read;
 4: words with digits (mp3, covid19) are read, not dropped; 5: Japanese split where the script
-changes."""
+changes; 6: combining marks are part of a word (Hindi, Bengali, Tamil, Thai, ...) and texts are
+read in composed form (NFC), so "café" is one word however it was typed."""
 _NOT_WORDS = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+|@\w+|</?[a-z][^<>]{0,200}>|&#?\w+;")
 """Web and mail addresses, @mentions, HTML tags and entities: their pieces (https, www, com,
 user, br, nbsp, quot) named clusters."""
@@ -166,11 +190,18 @@ def word_counter(max_words: int | None = None):
 def words(text: str) -> list[str]:
     """A text's words (WORD_PATTERN) outside web and mail addresses, @mentions and HTML markup,
     each run of an unspaced script read by `unspaced_pairs`."""
-    text = without_markup(text)
+    text = without_markup(composed(text))
     found = _WORD.findall(text)
     if not _UNSPACED_RUN.search(text):
         return found
     return [piece for word in found for piece in unspaced_pairs(word)]
+
+
+def composed(text: str) -> str:
+    """The text in Unicode's composed form (NFC): "e" and a combining accent become "é"."""
+    import unicodedata
+
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 def without_markup(text: str) -> str:

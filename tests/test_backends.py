@@ -85,6 +85,18 @@ def test_tfidf_reads_chinese_clauses_as_words():
     assert similarity[2, 3] > similarity[2, :2].max() + 0.3
 
 
+def test_tfidf_reads_words_with_combining_marks_whole():
+    # Hindi read in pieces at each vowel sign: texts shared fragments, not words
+    from embedviz.backends.tfidf import _Words
+
+    texts = ["क्रिकेट मैच", "क्रिकेट खिलाड़ी", "बारिश का मौसम", "मौसम सुहाना"]
+    backend = make_backend("tfidf", dimensions=3)
+    backend.fit(texts)
+    assert _Words()(texts[1]) == ["क्रिकेट", "खिलाड़ी"]
+    similarity = (vectors := backend.encode(texts)) @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2:].max() + 0.3
+
+
 def test_tfidf_does_not_tie_texts_by_their_links():
     # https, www, site, com were words shared by the two texts with a link, across topics
     texts = [

@@ -281,6 +281,19 @@ def test_labels_keep_topic_words_that_stop_word_lists_hold():
     assert not set(words[0] + words[1]) & {"the", "a", "in", "is", "to"}
 
 
+def test_words_with_combining_marks_are_read_whole():
+    # Python's \\w leaves out vowel signs and viramas: Hindi clusters were named by fragments
+    texts = ["मुझे क्रिकेट देखना पसंद है", "भारत ने क्रिकेट मैच जीता", "क्रिकेट खिलाड़ी ने शतक बनाया"]
+    texts += ["आज बारिश हो रही है", "मौसम में बारिश और ठंड", "बारिश के बाद मौसम सुहाना"]
+    words = keywords(texts, np.repeat([0, 1], 3))
+    assert words[0][0] == "क्रिकेट" and words[1][0] == "बारिश", words
+    # an accent typed apart is the same word; an emoji's variation selector or keycap is no letter
+    from embedviz.labels import words as read
+
+    assert read("cafe\u0301 e\u0301te\u0301") == read("café été") == ["café", "été"]
+    assert read("\u2764\ufe0fLove 1\u20e3Comedy") == ["Love", "Comedy"]
+
+
 def test_chinese_and_japanese_clusters_are_named_by_words_not_whole_clauses():
     # no spaces between their words: each clause was one "word", so names were whole sentences
     texts = [

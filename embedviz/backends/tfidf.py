@@ -13,7 +13,7 @@ from embedviz import labels
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
 
-ANALYZER_VERSION = 7
+ANALYZER_VERSION = 8
 """Part of the vector space's identity: version 1 dropped scikit-learn's whole English stop-word
 list, so texts of function words only were zero vectors; version 2 kept those words but gave
 texts of emoji or single characters only a zero vector; version 3 read a Chinese or Japanese
@@ -21,8 +21,9 @@ clause as one word, so such texts shared almost no word; version 4 read links, m
 HTML markup as words (https, www, br), which tied texts by their markup; version 5 read
 Japanese as character pairs across its scripts, now split where the script changes; version 6
 counted forms of do and have and the stems contractions leave (didn, isnt) as words
-(labels.FUNCTION_WORDS)."""
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+(labels.FUNCTION_WORDS); version 7 cut words at combining marks (Hindi "क्रिकेट" read as
+fragments) and read "café" typed with a separate accent as another word."""
+_TOKEN = re.compile(rf"(?u)(?<!{labels.WORD_CHAR})\w(?:\w|[{labels.MARKS}])+(?!{labels.WORD_CHAR})")
 _SYMBOL = re.compile(r"[^\s\ufe0f\u200d]")  # one character, less emoji joiners and variation marks
 
 
@@ -93,7 +94,7 @@ class _Words:
         self.stop = labels.stop_words()
 
     def __call__(self, text: str) -> list[str]:
-        prose = labels.without_markup(text.lower())
+        prose = labels.without_markup(labels.composed(text).lower())
         words = [piece for word in _TOKEN.findall(prose) for piece in labels.unspaced_pairs(word)]
         return [w for w in words if w not in self.stop] or words or _SYMBOL.findall(text.lower())
 
