@@ -44,6 +44,10 @@ UNSPACED = HIRAGANA + KATAKANA + HAN
 """Scripts written without spaces between words: Japanese kana, CJK ideographs (Chinese,
 Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
+SOUTHEAST_ASIAN = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u19e0-\u19ff\ua9e0-\ua9ff\uaa60-\uaa7f"
+"""Thai, Lao, Myanmar and Khmer: written without spaces between words, and with too many letters
+per word for character pairs to read as words. ICU's dictionaries cut them (icu4py)."""
+_SOUTHEAST_ASIAN_RUN = re.compile(f"[{SOUTHEAST_ASIAN}]")
 _SCRIPT_RUN = re.compile(f"(?P<han>[{HAN}]+)|(?P<katakana>[{KATAKANA}]+)|[{HIRAGANA}]+")
 KEYWORDS_VERSION = 5
 """Bump when how clusters are named changes (stored clusterings are named again). 2: each
@@ -65,12 +69,13 @@ PHRASE_RUN = 0.7
 stands inside a longer fixed run, and is no phrase of two."""
 PHRASE_PARTNERS = 10
 """A phrase joins two of a cluster's first this many keywords: both words set it apart."""
-WORDS_VERSION = 6
+WORDS_VERSION = 7
 """Bump when what `words` reads as a word changes (kept word counts are keyed by it). 2: runs of
 unspaced scripts are read as character pairs; 3: addresses, @mentions and markup are not read;
 4: words with digits (mp3, covid19) are read, not dropped; 5: Japanese split where the script
-changes; 6: combining marks are part of a word (Hindi, Bengali, Tamil, Thai, ...) and texts are
-read in composed form (NFC), so "café" is one word however it was typed."""
+changes; 6: combining marks are part of a word (Hindi, Bengali, Tamil, ...) and texts are
+read in composed form (NFC), so "café" is one word however it was typed; 7: Thai, Lao, Khmer and
+Myanmar cut into words by ICU, not read clause by clause."""
 _NOT_WORDS = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+|@\w+|</?[a-z][^<>]{0,200}>|&#?\w+;")
 """Web and mail addresses, @mentions, HTML tags and entities: their pieces (https, www, com,
 user, br, nbsp, quot) named clusters."""
@@ -192,9 +197,24 @@ def words(text: str) -> list[str]:
     each run of an unspaced script read by `unspaced_pairs`."""
     text = without_markup(composed(text))
     found = _WORD.findall(text)
+    if _SOUTHEAST_ASIAN_RUN.search(text):
+        found = [piece for word in found for piece in dictionary_words(word)]
     if not _UNSPACED_RUN.search(text):
         return found
     return [piece for word in found for piece in unspaced_pairs(word)]
+
+
+def dictionary_words(word: str) -> list[str]:
+    """A word as ICU's dictionaries cut it where it holds Thai, Lao, Khmer or Myanmar
+    ("ฉันชอบกินข้าวผัด": ฉัน, ชอบ, กิน, ข้าว, ผัด), pieces of two or more characters with a
+    letter; whole elsewhere, or where icu4py is not installed."""
+    if not _SOUTHEAST_ASIAN_RUN.search(word):
+        return [word]
+    try:
+        from icu4py.breakers import WordBreaker
+    except ImportError:  # a whole clause, as before ICU
+        return [word]
+    return [piece for piece in WordBreaker(word, "en") if len(piece) >= 2 and _WORD.fullmatch(piece)]
 
 
 def composed(text: str) -> str:
@@ -310,13 +330,17 @@ def phrases(
     PHRASE_MIN times, not inside a longer fixed run (_places_and_pairs), in at least PHRASE_SHARE
     of the rarer word's places and of the other's (so "oil" stays a word of its own where "oil
     prices" is a small part of its places). The phrase takes the place of its first keyword; a
-    word is in at most one term. Words of unspaced scripts (read as character pairs) are not
-    joined. (n_words terms per cluster)"""
+    word is in at most one term. Words of scripts written without spaces (Chinese, Japanese,
+    Thai, ...) are not joined. (n_words terms per cluster)"""
     spread = phrase_rows(labels, list(words))
     function_words = stop_words()
     out = {}
     for c, found in words.items():
-        top = [w for w in found[:PHRASE_PARTNERS] if not _UNSPACED_RUN.search(w)]
+        top = [
+            w
+            for w in found[:PHRASE_PARTNERS]
+            if not _UNSPACED_RUN.search(w) and not _SOUTHEAST_ASIAN_RUN.search(w)
+        ]
         if len(top) < 2:
             out[c] = found[:n_words]
             continue

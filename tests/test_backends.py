@@ -95,6 +95,12 @@ def test_tfidf_reads_words_with_combining_marks_whole():
     assert _Words()(texts[1]) == ["क्रिकेट", "खिलाड़ी"]
     similarity = (vectors := backend.encode(texts)) @ vectors.T
     assert similarity[0, 1] > similarity[0, 2:].max() + 0.3
+    # Thai: no spaces; a clause was one word, shared by no other text
+    texts = ["ฉันชอบกินข้าวผัด", "ข้าวผัดร้านนี้อร่อย", "ดูฟุตบอลกับเพื่อน", "ทีมฟุตบอลเล่นดี"]
+    backend.fit(texts)
+    similarity = (vectors := backend.encode(texts)) @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2:].max() + 0.3
+    assert similarity[2, 3] > similarity[2, :2].max() + 0.1  # one word shared of four
 
 
 def test_tfidf_does_not_tie_texts_by_their_links():

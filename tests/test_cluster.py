@@ -294,6 +294,20 @@ def test_words_with_combining_marks_are_read_whole():
     assert read("\u2764\ufe0fLove 1\u20e3Comedy") == ["Love", "Comedy"]
 
 
+def test_thai_lao_khmer_and_myanmar_are_cut_into_words(monkeypatch):
+    # no spaces between words: a clause was one "word", so names were whole sentences
+    from embedviz.labels import words as read
+
+    texts = ["ฉันชอบกินข้าวผัดกุ้งมาก", "ข้าวผัดกุ้งร้านนี้อร่อย", "กินข้าวผัดทุกวัน"]
+    texts += ["ฟุตบอลทีมชาติไทยชนะ", "ดูฟุตบอลกับเพื่อน", "ทีมฟุตบอลเล่นดีมาก"]
+    names = keywords(texts, np.repeat([0, 1], 3))
+    assert {"ข้าว", "ผัด"} <= set(names[0][:3]) and names[1][0] == "ฟุตบอล", names
+    assert read("ຂ້ອຍມັກກິນ ខ្ញុំចូលចិត្ត ကျွန်တော် fried rice")[-2:] == ["fried", "rice"]
+    assert len(read("ຂ້ອຍມັກກິນ ខ្ញុំចូលចិត្ត ကျွန်တော်")) >= 5
+    monkeypatch.setitem(__import__("sys").modules, "icu4py.breakers", None)  # icu4py missing
+    assert read("ฉันชอบกินข้าว rice") == ["ฉันชอบกินข้าว", "rice"]
+
+
 def test_chinese_and_japanese_clusters_are_named_by_words_not_whole_clauses():
     # no spaces between their words: each clause was one "word", so names were whole sentences
     texts = [

@@ -13,7 +13,7 @@ from embedviz import labels
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
 
-ANALYZER_VERSION = 8
+ANALYZER_VERSION = 9
 """Part of the vector space's identity: version 1 dropped scikit-learn's whole English stop-word
 list, so texts of function words only were zero vectors; version 2 kept those words but gave
 texts of emoji or single characters only a zero vector; version 3 read a Chinese or Japanese
@@ -22,7 +22,8 @@ HTML markup as words (https, www, br), which tied texts by their markup; version
 Japanese as character pairs across its scripts, now split where the script changes; version 6
 counted forms of do and have and the stems contractions leave (didn, isnt) as words
 (labels.FUNCTION_WORDS); version 7 cut words at combining marks (Hindi "क्रिकेट" read as
-fragments) and read "café" typed with a separate accent as another word."""
+fragments) and read "café" typed with a separate accent as another word; version 8 read Thai,
+Lao, Khmer and Myanmar clause by clause (now cut into words by ICU)."""
 _TOKEN = re.compile(rf"(?u)(?<!{labels.WORD_CHAR})\w(?:\w|[{labels.MARKS}])+(?!{labels.WORD_CHAR})")
 _SYMBOL = re.compile(r"[^\s\ufe0f\u200d]")  # one character, less emoji joiners and variation marks
 
@@ -95,7 +96,12 @@ class _Words:
 
     def __call__(self, text: str) -> list[str]:
         prose = labels.without_markup(labels.composed(text).lower())
-        words = [piece for word in _TOKEN.findall(prose) for piece in labels.unspaced_pairs(word)]
+        words = [
+            piece
+            for word in _TOKEN.findall(prose)
+            for cut in labels.dictionary_words(word)
+            for piece in labels.unspaced_pairs(cut)
+        ]
         return [w for w in words if w not in self.stop] or words or _SYMBOL.findall(text.lower())
 
 
