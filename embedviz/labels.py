@@ -45,9 +45,10 @@ UNSPACED = HIRAGANA + KATAKANA + HAN
 Japanese kanji)."""
 _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
 SOUTHEAST_ASIAN = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u19e0-\u19ff\ua9e0-\ua9ff\uaa60-\uaa7f"
-"""Thai, Lao, Myanmar and Khmer: written without spaces between words, and with too many letters
-per word for character pairs to read as words. ICU's dictionaries cut them (icu4py)."""
+"""Thai, Lao, Myanmar and Khmer: written without spaces between words, like UNSPACED, and cut
+into words by ICU's dictionaries (dictionary_words)."""
 _SOUTHEAST_ASIAN_RUN = re.compile(f"[{SOUTHEAST_ASIAN}]")
+_HIRAGANA_ONLY = re.compile(f"[{HIRAGANA}]+")
 _SCRIPT_RUN = re.compile(f"(?P<han>[{HAN}]+)|(?P<katakana>[{KATAKANA}]+)|[{HIRAGANA}]+")
 KEYWORDS_VERSION = 5
 """Bump when how clusters are named changes (stored clusterings are named again). 2: each
@@ -75,7 +76,8 @@ unspaced scripts are read as character pairs; 3: addresses, @mentions and markup
 4: words with digits (mp3, covid19) are read, not dropped; 5: Japanese split where the script
 changes; 6: combining marks are part of a word (Hindi, Bengali, Tamil, ...) and texts are
 read in composed form (NFC), so "café" is one word however it was typed; 7: Thai, Lao, Khmer and
-Myanmar cut into words by ICU, not read clause by clause."""
+Myanmar cut into words by ICU, not read clause by clause, and Chinese and Japanese too, not in
+character pairs."""
 _NOT_WORDS = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+|@\w+|</?[a-z][^<>]{0,200}>|&#?\w+;")
 """Web and mail addresses, @mentions, HTML tags and entities: their pieces (https, www, com,
 user, br, nbsp, quot) named clusters."""
@@ -194,27 +196,33 @@ def word_counter(max_words: int | None = None):
 
 def words(text: str) -> list[str]:
     """A text's words (WORD_PATTERN) outside web and mail addresses, @mentions and HTML markup,
-    each run of an unspaced script read by `unspaced_pairs`."""
+    a clause of a script written without spaces cut by `dictionary_words`."""
     text = without_markup(composed(text))
     found = _WORD.findall(text)
-    if _SOUTHEAST_ASIAN_RUN.search(text):
-        found = [piece for word in found for piece in dictionary_words(word)]
-    if not _UNSPACED_RUN.search(text):
+    if not (_UNSPACED_RUN.search(text) or _SOUTHEAST_ASIAN_RUN.search(text)):
         return found
-    return [piece for word in found for piece in unspaced_pairs(word)]
+    return [piece for word in found for piece in dictionary_words(word)]
 
 
 def dictionary_words(word: str) -> list[str]:
-    """A word as ICU's dictionaries cut it where it holds Thai, Lao, Khmer or Myanmar
-    ("ฉันชอบกินข้าวผัด": ฉัน, ชอบ, กิน, ข้าว, ผัด), pieces of two or more characters with a
-    letter; whole elsewhere, or where icu4py is not installed."""
-    if not _SOUTHEAST_ASIAN_RUN.search(word):
+    """A word as read for counting where it holds a script written without spaces between
+    words: Chinese, Japanese, Thai, Lao, Khmer, Myanmar. There a "word" between spaces is a
+    whole clause, so clusters were named by sentences. ICU's dictionaries cut it into words
+    (我喜欢吃苹果: 喜欢, 苹果; ฉันชอบกินข้าวผัด: ฉัน, ชอบ, กิน, ข้าว, ผัด); pieces of one
+    character (的, 了, lone letters) and of hiragana alone (Japanese particles and endings: は,
+    です) are left out. Without icu4py, Chinese and Japanese are read by `unspaced_pairs` and the
+    others stay whole. Other words are returned as they are."""
+    if not (_UNSPACED_RUN.search(word) or _SOUTHEAST_ASIAN_RUN.search(word)):
         return [word]
     try:
         from icu4py.breakers import WordBreaker
-    except ImportError:  # a whole clause, as before ICU
-        return [word]
-    return [piece for piece in WordBreaker(word, "en") if len(piece) >= 2 and _WORD.fullmatch(piece)]
+    except ImportError:
+        return unspaced_pairs(word)
+    return [
+        piece
+        for piece in WordBreaker(word, "en")
+        if len(piece) >= 2 and _WORD.fullmatch(piece) and not _HIRAGANA_ONLY.fullmatch(piece)
+    ]
 
 
 def composed(text: str) -> str:
@@ -232,9 +240,8 @@ def without_markup(text: str) -> str:
 
 
 def unspaced_pairs(word: str, least: int = 2) -> list[str]:
-    """A word as read for counting. In Chinese or Japanese a "word" between spaces or
-    punctuation is a whole clause ("我喜欢吃苹果和香蕉"), so its every cluster would be named by
-    whole sentences. Without a word segmenter, each change of script is a border (Japanese
+    """A Chinese or Japanese word as read for counting without a word segmenter (icu4py
+    missing: dictionary_words). Each change of script is a border (Japanese
     writes content words in kanji or katakana, particles and endings in hiragana): a run of
     ideographs becomes its overlapping character pairs (苹果, 果和, 和香, 香蕉, ...; a lone one
     stays itself), a katakana run stays one word (コンピュータ), a hiragana run is left out (は,

@@ -306,6 +306,7 @@ def test_thai_lao_khmer_and_myanmar_are_cut_into_words(monkeypatch):
     assert len(read("ຂ້ອຍມັກກິນ ខ្ញុំចូលចិត្ត ကျွန်တော်")) >= 5
     monkeypatch.setitem(__import__("sys").modules, "icu4py.breakers", None)  # icu4py missing
     assert read("ฉันชอบกินข้าว rice") == ["ฉันชอบกินข้าว", "rice"]
+    assert read("苹果和香蕉") == ["苹果", "果和", "和香", "香蕉"]  # Chinese in character pairs
 
 
 def test_chinese_and_japanese_clusters_are_named_by_words_not_whole_clauses():
@@ -322,11 +323,10 @@ def test_chinese_and_japanese_clusters_are_named_by_words_not_whole_clauses():
     ]
     words = keywords(texts, np.array([0, 0, 0, 1, 1, 1, 2, 2]))
     assert {"苹果", "香蕉"} <= set(words[0]) and {"天气", "下雨"} <= set(words[1])
-    assert all(len(word) <= 2 for c in (0, 1) for word in words[c])  # Chinese: character pairs
-    # Japanese: kanji as pairs, katakana words whole, hiragana particles and endings left out
-    assert {"東京", "タワー"} <= set(words[2]) and not any(
-        "\u3040" <= ch <= "\u309f" for w in words[2] for ch in w
-    )
+    # cut by ICU's dictionary: no character pair across a border (苹果和香蕉 read 果和, 和香)
+    assert not {"果和", "和香", "欢吃", "吃苹"} & set(words[0])
+    # Japanese: particles and endings in hiragana alone (は, の, です, に, ました) left out
+    assert "東京" in words[2] and not any(all("\u3040" <= ch <= "\u309f" for ch in w) for w in words[2])
     mixed = keywords(
         ["iPhone手机很好用", "iPhone手机", "plain english text", "english text"], np.repeat([0, 1], 2)
     )
@@ -707,7 +707,8 @@ def test_keywords_that_stand_together_name_a_cluster_as_one_phrase():
     # each word in one term at most, terms as many as asked
     joined = phrases(texts, labels, {0: ("sox", "red", "boston", "yankees", "fans", "win")}, n_words=3)
     assert joined[0] == ("red sox", "boston", "yankees")
-    # unspaced scripts are read as overlapping character pairs: never joined
-    pairs = ["东京塔 夜景", "东京塔 夜景 美丽", "东京塔 夜景 好"]
-    read = ("东京", "京塔", "夜景")
-    assert phrases(pairs, np.zeros(3, dtype=int), {0: read})[0] == read
+    # words of scripts written without spaces are never joined (by a space they do not have)
+    unspaced = ["东京塔 夜景", "东京塔 夜景 美丽", "东京塔 夜景 好"] * 2 + ["ข้าว ผัด"] * 6
+    read = ("东京", "夜景")
+    assert phrases(unspaced, np.zeros(12, dtype=int), {0: read})[0] == read
+    assert phrases(unspaced, np.zeros(12, dtype=int), {0: ("ข้าว", "ผัด")})[0] == ("ข้าว", "ผัด")

@@ -23,7 +23,8 @@ Japanese as character pairs across its scripts, now split where the script chang
 counted forms of do and have and the stems contractions leave (didn, isnt) as words
 (labels.FUNCTION_WORDS); version 7 cut words at combining marks (Hindi "क्रिकेट" read as
 fragments) and read "café" typed with a separate accent as another word; version 8 read Thai,
-Lao, Khmer and Myanmar clause by clause (now cut into words by ICU)."""
+Lao, Khmer and Myanmar clause by clause and Chinese and Japanese as character pairs (now all
+cut into words by ICU)."""
 _TOKEN = re.compile(rf"(?u)(?<!{labels.WORD_CHAR})\w(?:\w|[{labels.MARKS}])+(?!{labels.WORD_CHAR})")
 _SYMBOL = re.compile(r"[^\s\ufe0f\u200d]")  # one character, less emoji joiners and variation marks
 
@@ -96,12 +97,7 @@ class _Words:
 
     def __call__(self, text: str) -> list[str]:
         prose = labels.without_markup(labels.composed(text).lower())
-        words = [
-            piece
-            for word in _TOKEN.findall(prose)
-            for cut in labels.dictionary_words(word)
-            for piece in labels.unspaced_pairs(cut)
-        ]
+        words = [piece for word in _TOKEN.findall(prose) for piece in labels.dictionary_words(word)]
         return [w for w in words if w not in self.stop] or words or _SYMBOL.findall(text.lower())
 
 
