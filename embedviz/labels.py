@@ -225,6 +225,18 @@ def dictionary_words(word: str) -> list[str]:
     ]
 
 
+def segmenter() -> str:
+    """What cuts scripts written without spaces, part of every key over words read (kept word
+    counts, names, TF-IDF spaces): "icu4py <version>", or "pairs" where it cannot be imported."""
+    try:
+        import icu4py.breakers  # noqa: F401
+    except ImportError:
+        return "pairs"
+    from importlib.metadata import version
+
+    return f"icu4py {version('icu4py')}"
+
+
 def composed(text: str) -> str:
     """The text in Unicode's composed form (NFC): "e" and a combining accent become "é"."""
     import unicodedata

@@ -31,6 +31,7 @@ from embedviz.labels import (
     WORDS_VERSION,
     ClusterSummary,
     numbered_names,
+    segmenter,
     stop_words_digest,
     summarize,
     word_counts,
@@ -278,6 +279,7 @@ def counted_words(corpus: Corpus, store: Store | None):
     with the user's edits names its clusters from them (counting 100,000 tweets takes 1 s)."""
     how = {
         "words": WORDS_VERSION,
+        "segmenter": segmenter(),
         "pattern": WORD_PATTERN,
         "stop words": stop_words_digest(),
         "format": 2,
@@ -329,7 +331,7 @@ def stored(store: Store | None, key: str, kind: str, make: Callable[[], dict[str
 def names_version() -> list:
     """How a stored clustering's summaries were named: words read, keywords scored, and the
     function words left out (a word added to them names clusters again)."""
-    return [WORDS_VERSION, KEYWORDS_VERSION, stop_words_digest()]
+    return [WORDS_VERSION, segmenter(), KEYWORDS_VERSION, stop_words_digest()]
 
 
 def _stored_clustering(store: Store | None, key: str, version: int) -> LabelledClustering | None:

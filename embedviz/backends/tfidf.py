@@ -53,6 +53,7 @@ class TfidfBackend(Backend):
             "seed": self.seed,
             "corpus": self._corpus_digest,
             "words": ANALYZER_VERSION,
+            "segmenter": labels.segmenter(),
             "stop words": labels.stop_words_digest(),
         }
 
