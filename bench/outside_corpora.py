@@ -1,7 +1,7 @@
 """Labelled corpora from outside ../shared, built from Debian's archive, for checking the
 clusters on data the method was not chosen on (`bench/clusters.py PATH`).
 
-    apt-get update -o Acquire::Languages=en,fr,de   # once, as root: the long descriptions
+    apt-get update -o Acquire::Languages=en,fr,de,ja,zh_CN   # once, as root: the long descriptions
     python bench/outside_corpora.py [--out DIR]   # default ~/.cache/embedviz-bench/corpora
     python bench/clusters.py DIR/debian_sections DIR/debian_sections20 DIR/debian_works_with \
         DIR/wordnet_nouns DIR/wordnet_things DIR/python_docstrings DIR/debian_sections_fr DIR/debian_sections_de
@@ -19,6 +19,8 @@ broad topics of uneven size, the kind of corpus on which automatic clusters used
 - debian_sections_fr, debian_sections_de: the 14 sections again, from the French and German
   translations of the descriptions (fewer packages are translated), for clusters and names on
   corpora that are not in English (the bundled model is trained on English).
+- debian_sections_ja, debian_sections_zh: the same from the Japanese and Chinese translations,
+  written without spaces between words (`bench/words.py`: how their words are read).
 
 Libraries, language bindings and -dev/-doc/-dbg/-data/-common packages are left out: their
 section names a language or a role, not a subject.
@@ -153,7 +155,7 @@ def _read_lists(pattern: str) -> str:
     files = sorted(LISTS.glob(pattern))
     if not files:
         raise SystemExit(
-            f"no {pattern} under {LISTS}: run `apt-get update -o Acquire::Languages=en,fr,de` (as root) first"
+            f"no {pattern} under {LISTS}: run `apt-get update -o Acquire::Languages=en,fr,de,ja,zh_CN` (as root) first"
         )
     helper = "/usr/lib/apt/apt-helper"
     return "\n\n".join(
@@ -184,7 +186,7 @@ def packages(language: str = "en") -> pd.DataFrame:
         works = [w for w in works if w != "TODO"]
         meta[f["Package"]] = (f.get("Section", "").split("/")[-1], works[0] if len(works) == 1 else None)
     rows = []
-    for f in _stanzas(_read_lists(f"*_i18n_Translation-{language}*")):
+    for f in _stanzas(_read_lists(f"*_i18n_Translation-{language.replace('_', '%5f')}*")):
         if f["Package"] not in meta or f"Description-{language}" not in f:
             continue
         short, *body = f[f"Description-{language}"].split("\n")
@@ -297,6 +299,9 @@ def main() -> None:
     french, german = (packages(language) for language in ("fr", "de"))
     sections_fr = _balanced(french[french["section"].isin(SECTIONS)], "section", 400, seed=0)
     sections_de = _balanced(german[german["section"].isin(SECTIONS)], "section", 400, seed=0)
+    japanese, chinese = (packages(language) for language in ("ja", "zh_CN"))
+    sections_ja = _balanced(japanese[japanese["section"].isin(SECTIONS)], "section", 400, seed=0)
+    sections_zh = _balanced(chinese[chinese["section"].isin(SECTIONS)], "section", 400, seed=0)
     nouns = wordnet_nouns()
     counts = nouns["lexname"].value_counts()
     things = _balanced(nouns[nouns["lexname"].isin(THINGS)], "lexname", 500, seed=0)
@@ -307,6 +312,8 @@ def main() -> None:
         "debian_works_with": works[["text", "label", "package"]],
         "debian_sections_fr": sections_fr[["text", "label", "package"]],
         "debian_sections_de": sections_de[["text", "label", "package"]],
+        "debian_sections_ja": sections_ja[["text", "label", "package"]],
+        "debian_sections_zh": sections_zh[["text", "label", "package"]],
         "wordnet_nouns": nouns,
         "wordnet_things": things,
         "python_docstrings": python_docstrings(),
