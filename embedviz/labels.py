@@ -3,6 +3,7 @@ texts nearest each cluster's centre."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -214,23 +215,32 @@ def dictionary_words(word: str) -> list[str]:
     others stay whole. Other words are returned as they are."""
     if not (_UNSPACED_RUN.search(word) or _SOUTHEAST_ASIAN_RUN.search(word)):
         return [word]
+    breaker = word_breaker()
+    if breaker is None:
+        return unspaced_pairs(word)
+    # the word holds letters, digits and marks only (WORD_PATTERN): a piece is a word unless short,
+    # a bare number or hiragana alone
+    return [
+        piece
+        for piece in breaker(word, "en")
+        if len(piece) >= 2 and not piece.isdigit() and not _HIRAGANA_ONLY.fullmatch(piece)
+    ]
+
+
+@functools.cache
+def word_breaker():
+    """icu4py's WordBreaker, or None where it cannot be imported."""
     try:
         from icu4py.breakers import WordBreaker
     except ImportError:
-        return unspaced_pairs(word)
-    return [
-        piece
-        for piece in WordBreaker(word, "en")
-        if len(piece) >= 2 and _WORD.fullmatch(piece) and not _HIRAGANA_ONLY.fullmatch(piece)
-    ]
+        return None
+    return WordBreaker
 
 
 def segmenter() -> str:
     """What cuts scripts written without spaces, part of every key over words read (kept word
     counts, names, TF-IDF spaces): "icu4py <version>", or "pairs" where it cannot be imported."""
-    try:
-        import icu4py.breakers  # noqa: F401
-    except ImportError:
+    if word_breaker() is None:
         return "pairs"
     from importlib.metadata import version
 
