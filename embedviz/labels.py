@@ -48,7 +48,8 @@ _UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
 SOUTHEAST_ASIAN = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u19e0-\u19ff\ua9e0-\ua9ff\uaa60-\uaa7f"
 """Thai, Lao, Myanmar and Khmer: written without spaces between words, like UNSPACED, and cut
 into words by ICU's dictionaries (dictionary_words)."""
-_SOUTHEAST_ASIAN_RUN = re.compile(f"[{SOUTHEAST_ASIAN}]")
+_WITHOUT_SPACES = re.compile(f"[{UNSPACED}{SOUTHEAST_ASIAN}]")
+"""A character of a script written without spaces between words (dictionary_words cuts it)."""
 _HIRAGANA_ONLY = re.compile(f"[{HIRAGANA}]+")
 _SCRIPT_RUN = re.compile(f"(?P<han>[{HAN}]+)|(?P<katakana>[{KATAKANA}]+)|[{HIRAGANA}]+")
 KEYWORDS_VERSION = 5
@@ -200,7 +201,7 @@ def words(text: str) -> list[str]:
     a clause of a script written without spaces cut by `dictionary_words`."""
     text = without_markup(composed(text))
     found = _WORD.findall(text)
-    if not (_UNSPACED_RUN.search(text) or _SOUTHEAST_ASIAN_RUN.search(text)):
+    if not _WITHOUT_SPACES.search(text):
         return found
     return [piece for word in found for piece in dictionary_words(word)]
 
@@ -213,7 +214,7 @@ def dictionary_words(word: str) -> list[str]:
     character (的, 了, lone letters) and of hiragana alone (Japanese particles and endings: は,
     です) are left out. Without icu4py, Chinese and Japanese are read by `unspaced_pairs` and the
     others stay whole. Other words are returned as they are."""
-    if not (_UNSPACED_RUN.search(word) or _SOUTHEAST_ASIAN_RUN.search(word)):
+    if not _WITHOUT_SPACES.search(word):
         return [word]
     breaker = word_breaker()
     if breaker is None:
@@ -365,11 +366,7 @@ def phrases(
     function_words = stop_words()
     out = {}
     for c, found in words.items():
-        top = [
-            w
-            for w in found[:PHRASE_PARTNERS]
-            if not _UNSPACED_RUN.search(w) and not _SOUTHEAST_ASIAN_RUN.search(w)
-        ]
+        top = [w for w in found[:PHRASE_PARTNERS] if not _WITHOUT_SPACES.search(w)]
         if len(top) < 2:
             out[c] = found[:n_words]
             continue
