@@ -1,7 +1,7 @@
 """Labelled corpora from outside ../shared, built from Debian's archive, for checking the
 clusters on data the method was not chosen on (`bench/clusters.py PATH`).
 
-    apt-get update -o Acquire::Languages=en,fr,de,ja,zh_CN   # once, as root: the long descriptions
+    apt-get update -o Acquire::Languages=en,fr,de,ja,zh_CN,ko   # once, as root: the long descriptions
     python bench/outside_corpora.py [--out DIR]   # default ~/.cache/embedviz-bench/corpora
     python bench/clusters.py DIR/debian_sections DIR/debian_sections20 DIR/debian_works_with \
         DIR/wordnet_nouns DIR/wordnet_things DIR/python_docstrings DIR/debian_sections_fr DIR/debian_sections_de
@@ -21,6 +21,8 @@ broad topics of uneven size, the kind of corpus on which automatic clusters used
   corpora that are not in English (the bundled model is trained on English).
 - debian_sections_ja, debian_sections_zh: the same from the Japanese and Chinese translations,
   written without spaces between words (`bench/words.py`: how their words are read).
+- debian_sections_ko: the same from the Korean translations, whose words carry their particles
+  and endings (`bench/words.py`).
 
 Libraries, language bindings and -dev/-doc/-dbg/-data/-common packages are left out: their
 section names a language or a role, not a subject.
@@ -155,7 +157,7 @@ def _read_lists(pattern: str) -> str:
     files = sorted(LISTS.glob(pattern))
     if not files:
         raise SystemExit(
-            f"no {pattern} under {LISTS}: run `apt-get update -o Acquire::Languages=en,fr,de,ja,zh_CN` (as root) first"
+            f"no {pattern} under {LISTS}: run `apt-get update -o Acquire::Languages=en,fr,de,ja,zh_CN,ko` (as root) first"
         )
     helper = "/usr/lib/apt/apt-helper"
     return "\n\n".join(
@@ -299,9 +301,10 @@ def main() -> None:
     french, german = (packages(language) for language in ("fr", "de"))
     sections_fr = _balanced(french[french["section"].isin(SECTIONS)], "section", 400, seed=0)
     sections_de = _balanced(german[german["section"].isin(SECTIONS)], "section", 400, seed=0)
-    japanese, chinese = (packages(language) for language in ("ja", "zh_CN"))
+    japanese, chinese, korean = (packages(language) for language in ("ja", "zh_CN", "ko"))
     sections_ja = _balanced(japanese[japanese["section"].isin(SECTIONS)], "section", 400, seed=0)
     sections_zh = _balanced(chinese[chinese["section"].isin(SECTIONS)], "section", 400, seed=0)
+    sections_ko = _balanced(korean[korean["section"].isin(SECTIONS)], "section", 400, seed=0)
     nouns = wordnet_nouns()
     counts = nouns["lexname"].value_counts()
     things = _balanced(nouns[nouns["lexname"].isin(THINGS)], "lexname", 500, seed=0)
@@ -314,6 +317,7 @@ def main() -> None:
         "debian_sections_de": sections_de[["text", "label", "package"]],
         "debian_sections_ja": sections_ja[["text", "label", "package"]],
         "debian_sections_zh": sections_zh[["text", "label", "package"]],
+        "debian_sections_ko": sections_ko[["text", "label", "package"]],
         "wordnet_nouns": nouns,
         "wordnet_things": things,
         "python_docstrings": python_docstrings(),

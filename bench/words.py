@@ -1,11 +1,13 @@
-"""How texts in scripts written without spaces are read into words: ICU's dictionaries (icu4py,
-the default) against overlapping character pairs (the reading without icu4py), on the same
-labelled corpora in the same run.
+"""How texts are read into words where spaces do not mark them: scripts written without spaces,
+cut by ICU's dictionaries (icu4py, the default) against overlapping character pairs (the reading
+without icu4py); and Korean, whose words carry their particles and endings, read as stems
+(endings.stems, the default) against the forms as written. Same labelled corpora, same run.
 
-    python bench/outside_corpora.py     # builds debian_sections_ja and debian_sections_zh
+    python bench/outside_corpora.py     # builds debian_sections_ja, _zh and _ko
     python bench/words.py [DATASET_FOLDER ...]
 
-For each corpus: TF-IDF over each reading (function words out, sublinear counts), the share of
+For each corpus: TF-IDF over each reading (the TF-IDF backend's reading: function words out,
+sublinear counts), the share of
 each text's 10 nearest neighbours (cosine) with its label; how many of the words read per text;
 and the keywords (labels.keywords) of the three largest labels, as a cluster named by its texts
 would read.
@@ -23,33 +25,35 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from embedviz import labels  # noqa: E402
+from embedviz import endings, labels  # noqa: E402
+from embedviz.backends.tfidf import _Words  # noqa: E402
 
 CORPORA = Path.home() / ".cache" / "embedviz-bench" / "corpora"
-DEFAULT = [CORPORA / "debian_sections_ja", CORPORA / "debian_sections_zh"]
+DEFAULT = [CORPORA / name for name in ("debian_sections_ja", "debian_sections_zh", "debian_sections_ko")]
 
 
 @contextmanager
 def reading(how: str):
-    """labels.words as `how` reads: "dictionary" (ICU) or "pairs" (as without icu4py)."""
-    kept = labels.dictionary_words
+    """Words as `how` reads: "default" (ICU, Korean stems), "pairs" (as without icu4py) or
+    "forms as written" (Korean endings kept)."""
+    kept = labels.dictionary_words, endings.stems
     if how == "pairs":
         labels.dictionary_words = labels.unspaced_pairs
+    if how == "forms as written":
+        endings.stems = lambda vocabulary: {}
     try:
         yield
     finally:
-        labels.dictionary_words = kept
+        labels.dictionary_words, endings.stems = kept
 
 
 def neighbour_accuracy(texts: list[str], y: np.ndarray) -> float:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.neighbors import NearestNeighbors
 
-    stop = labels.stop_words()
-    vectors = TfidfVectorizer(
-        analyzer=lambda t: [w for w in (w.lower() for w in labels.words(t)) if w not in stop],
-        sublinear_tf=True,
-    ).fit_transform(texts)
+    words = _Words()
+    words.learn_forms(texts)
+    vectors = TfidfVectorizer(analyzer=words, sublinear_tf=True).fit_transform(texts)
     found = (
         NearestNeighbors(n_neighbors=11, metric="cosine")
         .fit(vectors)
@@ -70,7 +74,8 @@ def main() -> None:
         texts, y = frame["text"].astype(str).tolist(), frame["label"].to_numpy()
         codes, names = pd.factorize(y)
         largest = np.argsort(-np.bincount(codes))[:3]
-        for how in ("dictionary", "pairs"):
+        korean = any(endings.is_hangul(ch) for text in texts[:50] for ch in text)
+        for how in ("default", "forms as written" if korean else "pairs"):
             with reading(how):
                 accuracy = neighbour_accuracy(texts, y)
                 per_text = np.mean([len(labels.words(t)) for t in texts])

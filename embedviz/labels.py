@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from embedviz.endings import merge_forms, stem_in
+
 NOISE_LABEL = "noise"
 FAR_LABEL = "far from every cluster"
 """A text placed on a fitted map that is far from every cluster of the map."""
@@ -52,12 +54,12 @@ _WITHOUT_SPACES = re.compile(f"[{UNSPACED}{SOUTHEAST_ASIAN}]")
 """A character of a script written without spaces between words (dictionary_words cuts it)."""
 _HIRAGANA_ONLY = re.compile(f"[{HIRAGANA}]+")
 _SCRIPT_RUN = re.compile(f"(?P<han>[{HAN}]+)|(?P<katakana>[{KATAKANA}]+)|[{HIRAGANA}]+")
-KEYWORDS_VERSION = 5
+KEYWORDS_VERSION = 6
 """Bump when how clusters are named changes (stored clusterings are named again). 2: each
 word's part of the cluster's divergence from the corpus, not class-based TF-IDF; 3: a cluster
 without words is named by its symbols (emoji); 4: keywords that stand together in the texts
 are one phrase ("red sox", not "sox, red"); 5: a cluster without words or symbols (numbers) is
-named by its commonest texts."""
+named by its commonest texts; 6: a Korean word's forms (게임을, 게임은) count as one word."""
 PHRASE_TEXTS = 100
 """Texts read per cluster (an even spread of its rows) to find which of its keywords stand
 together."""
@@ -294,10 +296,11 @@ def keywords_from_counts(
     A word scores its part of the cluster's divergence from the corpus, p(w|c) log(p(w|c) /
     p(w)): frequent in the cluster and more so than elsewhere. Words as frequent everywhere
     score nothing, in any language: class-based TF-IDF let them lead a broad topic's name
-    ("la, latex, dans" in French, "said, iraq, president" in English news)."""
+    ("la, latex, dans" in French, "said, iraq, president" in English news). A Korean word's
+    forms count as its stem (endings.merge_forms: 게임, not "게임, 게임입니다, 게임은")."""
     if not len(clusters):
         return {}
-    per_class = np.asarray(per_class, dtype=np.float64)
+    per_class, vocabulary = merge_forms(np.asarray(per_class, dtype=np.float64), vocabulary)
     tf = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1)
     overall = per_class.sum(axis=0) / max(per_class.sum(), 1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -414,12 +417,13 @@ def _places_and_pairs(texts: Sequence[str], wanted: set[str], function_words: fr
     around: dict[tuple[str, str], tuple[Counter, Counter]] = {}
     for text in texts:
         tokens = [t.lower() for t in words(text)]
-        for i, token in enumerate(tokens):
-            if token not in wanted:
+        found = [stem_in(t, wanted) for t in tokens]  # a Korean word as its stem (게임을: 게임)
+        for i, token in enumerate(found):
+            if token is None:
                 continue
             places[token] += 1
-            if i + 1 < len(tokens) and tokens[i + 1] in wanted and tokens[i + 1] != token:
-                pair = (token, tokens[i + 1])
+            if i + 1 < len(tokens) and found[i + 1] is not None and found[i + 1] != token:
+                pair = (token, found[i + 1])
                 pairs[pair] += 1
                 before, after = around.setdefault(pair, (Counter(), Counter()))
                 if i > 0 and tokens[i - 1] not in function_words:

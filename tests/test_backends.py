@@ -103,6 +103,21 @@ def test_tfidf_reads_words_with_combining_marks_whole():
     assert similarity[2, 3] > similarity[2, :2].max() + 0.1  # one word shared of four
 
 
+def test_tfidf_reads_korean_words_as_their_stems():
+    # 서버를 and 서버가 were two words: texts about servers shared none
+    from embedviz.backends.tfidf import _Words
+
+    texts = ["서버를 설치합니다", "서버가 느리다", "서버", "게임을 샀다", "게임은 재미있다", "새 게임"]
+    backend = make_backend("tfidf", dimensions=4)
+    backend.fit(texts)
+    similarity = (vectors := backend.encode(texts)) @ vectors.T
+    assert similarity[0, 1] > similarity[0, 3:].max() + 0.2  # one word of three shared
+    assert similarity[3, 4] > similarity[3, :3].max() + 0.2
+    # a query is read as the corpus was; a model fitted before forms were learnt still reads
+    assert backend.encode(["게임에서"])[0] @ vectors[5] > 0.5
+    assert _Words()("게임을 샀다") == ["게임을", "샀다"]
+
+
 def test_tfidf_does_not_tie_texts_by_their_links():
     # https, www, site, com were words shared by the two texts with a link, across topics
     texts = [

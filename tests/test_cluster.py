@@ -343,6 +343,59 @@ def test_chinese_and_japanese_clusters_are_named_by_words_not_whole_clauses():
     assert {"iphone", "手机"} <= set(mixed[0]) and set(mixed[1]) == {"english", "text", "plain"}
 
 
+def test_korean_clusters_are_named_by_stems_not_each_form_of_a_word():
+    # a Korean noun carries its particle (게임은, 게임을): each form was a word of its own, so a
+    # cluster was named "게임, 게임은, 게임을"
+    games = ["게임은 재미있다", "새 게임을 샀다", "게임에서 이겼다", "게임 점수가 높다", "이 게임의 규칙"]
+    games += ["전략 게임입니다", "퍼즐 게임과 전략 게임"]
+    mail = ["메일을 보냈다", "메일 서버가 느리다", "스팸 메일이 많다", "메일의 제목", "서버를 설치합니다"]
+    mail += ["메일 서버에서 스팸을 막는다", "서버는 안정적이다"]
+    texts = games + mail
+    words = keywords(texts, np.repeat([0, 1], [len(games), len(mail)]), n_words=5)
+    assert words[0][0] == "게임" and not any(w.startswith("게임") and w != "게임" for w in words[0]), words
+    assert {"메일", "서버"} <= set(words[1][:3]) and not any(
+        w.startswith(("메일", "서버")) and len(w) > 2 for w in words[1]
+    )
+    # the stem is read where the corpus shows it: nouns that end like a particle keep their form
+    from embedviz.endings import stems
+
+    found = stems(
+        [
+            "고양이",
+            "고양이가",
+            "고양이는",
+            "고양이며",
+            "국가",
+            "국가의",
+            "플레",
+            "플레이",
+            "플레이를",
+            "플레이하는",
+            "png",
+            "png를",
+        ]
+    )
+    assert found == {
+        "고양이가": "고양이",
+        "고양이는": "고양이",
+        "국가의": "국가",
+        "플레이를": "플레이",
+        "플레이하는": "플레이",
+        "png를": "png",
+    }, found
+    # a phrase is found through the particles its words carry
+    radio = [
+        "아마추어 무선을 위한 도구",
+        "아마추어 무선의 기록",
+        "아마추어 무선 로그",
+        "아마추어 무선과 모스",
+    ]
+    radio += ["아마추어 무선은 재미있다", "아마추어 무선 장비"]
+    summaries = summarize(radio + games, np.eye(13, dtype=np.float32), np.repeat([0, 1], [6, 7]))
+    names = {s.cluster: s.label for s in summaries}
+    assert names[0].split(", ")[0] == "아마추어 무선", names
+
+
 def test_clusters_are_not_named_by_the_pieces_of_addresses_mentions_or_markup():
     # every text with a link: https, www, com, co, news named one cluster each, ahead of its topic
     topics = {"rocket orbit launch": "space", "flour oven bread": "baking", "goal match league": "football"}

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from embedviz import labels
+from embedviz import endings, labels
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
 
-ANALYZER_VERSION = 9
+ANALYZER_VERSION = 10
 """Part of the vector space's identity: version 1 dropped scikit-learn's whole English stop-word
 list, so texts of function words only were zero vectors; version 2 kept those words but gave
 texts of emoji or single characters only a zero vector; version 3 read a Chinese or Japanese
@@ -24,8 +24,10 @@ counted forms of do and have and the stems contractions leave (didn, isnt) as wo
 (labels.FUNCTION_WORDS); version 7 cut words at combining marks (Hindi "क्रिकेट" read as
 fragments) and read "café" typed with a separate accent as another word; version 8 read Thai,
 Lao, Khmer and Myanmar clause by clause and Chinese and Japanese as character pairs (now all
-cut into words by ICU)."""
+cut into words by ICU); version 9 read each form of a Korean word as another word (게임을,
+게임은), now its stem where the corpus shows it (endings.stems)."""
 _TOKEN = re.compile(rf"(?u)(?<!{labels.WORD_CHAR})\w(?:\w|[{labels.MARKS}])+(?!{labels.WORD_CHAR})")
+_HANGUL = re.compile("[\uac00-\ud7a3]")
 _SYMBOL = re.compile(r"[^\s\ufe0f\u200d]")  # one character, less emoji joiners and variation marks
 
 
@@ -91,15 +93,39 @@ class _Words:
     out) without function words, or all of them when it has no other: "where are you from" keeps
     its words, not a zero vector that would sit far from every text, a false outlier. A text
     without any such word ("😂😂", "k", "?!") is read as its single characters and symbols, so
-    emoji-only tweets sit by the tweets of the same emoji. A class, so a fitted model pickles."""
+    emoji-only tweets sit by the tweets of the same emoji. Korean words are read as their stems
+    (`forms`, from endings.stems over the corpus: 게임을 and 게임은 are 게임). A class, so a
+    fitted model pickles."""
 
     def __init__(self) -> None:
         self.stop = labels.stop_words()
+        self.forms: dict[str, str] = {}
+        self.stems: frozenset[str] = frozenset()
 
-    def __call__(self, text: str) -> list[str]:
+    def learn_forms(self, corpus: Sequence[str]) -> None:
+        """Korean stems from the words of the corpus's texts that hold Hangul (none otherwise)."""
+        seen: set[str] = set()
+        for text in corpus:
+            if _HANGUL.search(text):
+                seen.update(self.read(text))
+        self.forms = endings.stems(seen)
+        self.stems = frozenset(self.forms.get(w, w) for w in seen)
+
+    def _stem(self, word: str) -> str:
+        """A form of the corpus as its stem; a form new to it (a query's 게임에서) as the
+        corpus's word it reads as with one ending off."""
+        if word in self.forms:
+            return self.forms[word]
+        return word if word in self.stems else endings.stem_in(word, self.stems) or word
+
+    def read(self, text: str) -> list[str]:
         prose = labels.without_markup(labels.composed(text).lower())
         words = [piece for word in _TOKEN.findall(prose) for piece in labels.dictionary_words(word)]
         return [w for w in words if w not in self.stop] or words or _SYMBOL.findall(text.lower())
+
+    def __call__(self, text: str) -> list[str]:
+        words = self.read(text)
+        return [self._stem(w) for w in words] if self.forms else words
 
 
 def _fit(corpus: list[str], dimensions: int, max_features: int, seed: int):
@@ -107,7 +133,9 @@ def _fit(corpus: list[str], dimensions: int, max_features: int, seed: int):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     matrix = None
-    vectorizer = TfidfVectorizer(sublinear_tf=True, analyzer=_Words(), max_features=max_features)
+    words = _Words()
+    words.learn_forms(corpus)
+    vectorizer = TfidfVectorizer(sublinear_tf=True, analyzer=words, max_features=max_features)
     with contextlib.suppress(ValueError):  # an empty vocabulary: the texts hold symbols only
         matrix = vectorizer.fit_transform(corpus)
     if matrix is None:
