@@ -21,7 +21,7 @@ from embedviz.progress import Progress
 from embedviz.reduce import REDUCERS, ReduceParams, resolve
 from embedviz.scale import DEFAULT_FIT_SAMPLE, ENGINES, BackendSpec
 from embedviz.shards import is_embed_folder, is_output_folder
-from embedviz.store import Store, default_store_path
+from embedviz.store import STORE_FILE, Store, default_store_path
 
 log = logging.getLogger("embedviz")
 EXIT_BAD_INPUT = 2
@@ -537,6 +537,11 @@ def _log_to_stderr() -> None:
     log.propagate = False
 
 
+def _store_path(args: argparse.Namespace) -> Path:
+    """The store file: in --cache-dir if given, else default_store_path()."""
+    return Path(args.cache_dir) / STORE_FILE if args.cache_dir else default_store_path()
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from embedviz.serve import serve
 
@@ -545,7 +550,7 @@ def run_serve(args: argparse.Namespace) -> int:
             "tfidf is fitted on one corpus and cannot serve arbitrary texts; pick a model backend."
         )
     backend = backend_from_args(args)
-    store = Store(Path(args.cache_dir) / "store.sqlite" if args.cache_dir else None)
+    store = Store(_store_path(args))
     serve(backend, store, args.host, args.port, os.environ.get("EMBEDVIZ_API_KEY") or None)
     return 0
 
@@ -556,7 +561,7 @@ def run_store(args: argparse.Namespace) -> int:
         raise InputError(
             "--older-than says which computed results --drop-computed drops; add --drop-computed."
         )
-    path = Path(args.cache_dir) / "store.sqlite" if args.cache_dir else default_store_path()
+    path = _store_path(args)
     if not path.exists():
         raise InputError(
             f"no store at {path}; the dashboard and the other commands make it when they first run."
@@ -616,7 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from embedviz.drawing import check_figure_path
 
             check_figure_path(args.figure, args.dims)
-        store = Store(Path(args.cache_dir) / "store.sqlite" if args.cache_dir else None)
+        store = Store(_store_path(args))
         if args.command == "embed" or (args.command == "map" and is_embed_folder(args.input)):
             if not args.quiet:
                 log.setLevel(logging.INFO)

@@ -70,6 +70,10 @@ WITHOUT ROWID table, where every vector spilled onto an overflow page of its own
 1.5 kB vector. Such a store is moved into the new table when opened.)"""
 
 
+STORE_FILE = "store.sqlite"
+"""The store's file name inside its folder (EMBEDVIZ_CACHE_DIR, the CLI's --cache-dir)."""
+
+
 def default_store_path() -> Path:
     """`$EMBEDVIZ_CACHE_DIR/store.sqlite`, else the user's cache folder."""
     folder = os.environ.get("EMBEDVIZ_CACHE_DIR")
@@ -77,7 +81,7 @@ def default_store_path() -> Path:
         from platformdirs import user_cache_dir
 
         folder = user_cache_dir("embedviz")
-    return Path(folder) / "store.sqlite"
+    return Path(folder) / STORE_FILE
 
 
 def digest(value: object) -> str:
@@ -138,15 +142,29 @@ def _age(made: float) -> str:
 
 
 class Store:
-    """Thread-safe handle on one store file. Reads of a damaged file count as misses."""
+    """Thread-safe handle on one store file. Reads of a damaged file count as misses.
+
+    `path`: the store file, or a folder (the CLI's --cache-dir) that holds it as store.sqlite;
+    default: default_store_path()."""
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = Path(path) if path else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():  # a folder was set aside as a damaged file, with all it held
+            self.path = self.path / STORE_FILE
         self.warnings: list[str] = []
         self._named: set[str] = set()
         self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise self._unusable(e) from None
         self._conn = self._open()
+
+    def _unusable(self, error: Exception) -> EmbedvizError:
+        return EmbedvizError(
+            f"the store {self.path} cannot be opened ({error}); point EMBEDVIZ_CACHE_DIR (or "
+            "--cache-dir) to a folder you can write to."
+        )
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
@@ -159,11 +177,16 @@ class Store:
         return conn
 
     def _open(self) -> sqlite3.Connection:
+        """A damaged file is set aside and a new one started; a file that cannot be opened at all
+        (no permission, a read-only folder) is an error that names the way out, and is kept:
+        it may hold every vector the user computed."""
         try:
             return self._connect()
-        except sqlite3.DatabaseError as e:
-            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e):
                 raise
+            raise self._unusable(e) from None
+        except sqlite3.DatabaseError as e:
             self._move_aside(e)
             return self._connect()
 

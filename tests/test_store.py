@@ -65,6 +65,43 @@ def test_corrupt_store_is_moved_aside_with_a_warning(tmp_path):
     assert embed(TEXTS, make_backend("planted"), store).n_encoded == len(TEXTS)
 
 
+def test_a_store_that_cannot_be_opened_is_kept_and_said_plainly(tmp_path, monkeypatch):
+    # "unable to open database file" was taken for damage: the file, or a whole cache folder
+    # given as the path (Store(cache_dir), as --cache-dir reads), was moved aside as corrupt
+    from embedviz.errors import EmbedvizError
+
+    folder = tmp_path / "cache"
+    first = Store(folder / "store.sqlite")
+    assert embed(TEXTS, make_backend("planted"), first).n_encoded == len(TEXTS)
+    first.close()
+    (folder / "uploads").mkdir()
+    store = Store(folder)  # the folder: its store file is opened, nothing is moved
+    assert store.path == folder / "store.sqlite" and not store.warnings
+    assert embed(TEXTS, make_backend("planted"), store).n_encoded == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"] and (folder / "uploads").is_dir()
+    dangling = tmp_path / "s.sqlite"
+    dangling.symlink_to(tmp_path / "missing" / "x.sqlite")
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    for path in (dangling, not_a_folder / "store.sqlite"):
+        with pytest.raises(EmbedvizError, match="cannot be opened .*EMBEDVIZ_CACHE_DIR"):
+            Store(path)
+    assert dangling.is_symlink() and not list(tmp_path.glob("*.corrupt-*"))
+    # the app says it on the page, with the way out, instead of a traceback
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_robustness import ROOT
+
+    monkeypatch.setenv("EMBEDVIZ_CACHE_DIR", str(not_a_folder))
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    finally:
+        st.cache_resource.clear()
+    assert not at.exception and any("EMBEDVIZ_CACHE_DIR" in e.value for e in at.error), at.error
+
+
 def test_truncated_store_never_crashes_and_gives_right_vectors(tmp_path):
     path = tmp_path / "s.sqlite"
     store = Store(path)

@@ -63,8 +63,18 @@ def shared(key, compute: Callable):
     )
 
 
-@st.cache_resource(show_spinner=False)
 def store() -> Store:
+    """The server's store; where it cannot be opened (a cache folder that is not writable), the
+    page says so and the way out, and stops."""
+    try:
+        return _open_store()
+    except EmbedvizError as e:
+        st.error(str(e), icon=":material/database:")
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store() -> Store:
     return Store()
 
 
