@@ -125,7 +125,8 @@ class _Words:
 
     def __call__(self, text: str) -> list[str]:
         words = self.read(text)
-        return [self._stem(w) for w in words] if self.forms else words
+        # getattr: a model pickled before forms were read has none
+        return [self._stem(w) for w in words] if getattr(self, "forms", None) else words
 
 
 def _fit(corpus: list[str], dimensions: int, max_features: int, seed: int):
