@@ -118,6 +118,10 @@ class StoreFull(EmbedvizError):
     """The disk (or SQLite's page limit) leaves the store no room to grow."""
 
 
+class StoreError(EmbedvizError):
+    """The store cannot be opened where it is (a cache folder that is a file, or not writable)."""
+
+
 class Holding(NamedTuple):
     """One line of what a store holds (Store.holdings)."""
 
@@ -160,8 +164,8 @@ class Store:
             raise self._unusable(e) from None
         self._conn = self._open()
 
-    def _unusable(self, error: Exception) -> EmbedvizError:
-        return EmbedvizError(
+    def _unusable(self, error: Exception) -> StoreError:
+        return StoreError(
             f"the store {self.path} cannot be opened ({error}); point EMBEDVIZ_CACHE_DIR (or "
             "--cache-dir) to a folder you can write to."
         )

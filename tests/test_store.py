@@ -68,7 +68,7 @@ def test_corrupt_store_is_moved_aside_with_a_warning(tmp_path):
 def test_a_store_that_cannot_be_opened_is_kept_and_said_plainly(tmp_path, monkeypatch):
     # "unable to open database file" was taken for damage: the file, or a whole cache folder
     # given as the path (Store(cache_dir), as --cache-dir reads), was moved aside as corrupt
-    from embedviz.errors import EmbedvizError
+    from embedviz.store import StoreError
 
     folder = tmp_path / "cache"
     first = Store(folder / "store.sqlite")
@@ -84,7 +84,7 @@ def test_a_store_that_cannot_be_opened_is_kept_and_said_plainly(tmp_path, monkey
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
     for path in (dangling, not_a_folder / "store.sqlite"):
-        with pytest.raises(EmbedvizError, match="cannot be opened .*EMBEDVIZ_CACHE_DIR"):
+        with pytest.raises(StoreError, match="cannot be opened .*EMBEDVIZ_CACHE_DIR"):
             Store(path)
     assert dangling.is_symlink() and not list(tmp_path.glob("*.corrupt-*"))
     # the app says it on the page, with the way out, instead of a traceback
