@@ -181,9 +181,10 @@ class Store:
         return conn
 
     def _open(self) -> sqlite3.Connection:
-        """A damaged file is set aside and a new one started; a file that cannot be opened at all
-        (no permission, a read-only folder) is an error that names the way out, and is kept:
-        it may hold every vector the user computed."""
+        """A damaged .sqlite file is set aside and a new one started; a file that cannot be opened
+        at all (no permission, a read-only folder), or another file given as the store (a
+        data.csv), is an error that names the way out, and is kept: it may hold every vector the
+        user computed, or be the user's data."""
         try:
             return self._connect()
         except sqlite3.OperationalError as e:
@@ -191,6 +192,10 @@ class Store:
                 raise
             raise self._unusable(e) from None
         except sqlite3.DatabaseError as e:
+            if self.path.suffix != ".sqlite":  # not a store's name: a file given by mistake is kept
+                raise StoreError(
+                    f"{self.path} is not a store ({e}); give a folder or a .sqlite file as the store."
+                ) from None
             self._move_aside(e)
             return self._connect()
 

@@ -86,7 +86,12 @@ def test_a_store_that_cannot_be_opened_is_kept_and_said_plainly(tmp_path, monkey
     for path in (dangling, not_a_folder / "store.sqlite"):
         with pytest.raises(StoreError, match="cannot be opened .*EMBEDVIZ_CACHE_DIR"):
             Store(path)
-    assert dangling.is_symlink() and not list(tmp_path.glob("*.corrupt-*"))
+    data = tmp_path / "data.csv"  # a file given as the store by mistake is the user's, not damage
+    data.write_text("text\nhello\n" * 200)
+    with pytest.raises(StoreError, match="data.csv is not a store"):
+        Store(data)
+    assert dangling.is_symlink() and data.read_text().startswith("text")
+    assert not list(tmp_path.glob("*.corrupt-*"))
     # the app says it on the page, with the way out, instead of a traceback
     import streamlit as st
     from streamlit.testing.v1 import AppTest
