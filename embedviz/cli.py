@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from embedviz.backends import BACKENDS, DEFAULT_BACKEND, build_backend, make_backend
+from embedviz.backends import BACKENDS, DEFAULT_BACKEND, BackendSettings, make_backend
 from embedviz.backends.base import Backend, space_of
 from embedviz.backends.local import DEFAULT_PRECISION, PRECISIONS
 from embedviz.cluster import CLUSTER_METHODS, ClusterParams
@@ -237,15 +237,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def backend_from_args(args: argparse.Namespace, corpus: Corpus | None = None) -> Backend:
     vectors = _precomputed_vectors(args.vectors, corpus) if args.backend == "precomputed" else None
-    return build_backend(
+    return settings_from_args(args).build(vectors=vectors, source=getattr(args, "vectors", None))
+
+
+def settings_from_args(
+    args: argparse.Namespace, kind: type[BackendSettings] = BackendSettings
+) -> BackendSettings:
+    """The backend options every command shares (precision where the command has it)."""
+    return kind(
         args.backend,
         model=args.model,
         dimensions=args.dimensions,
         base_url=args.base_url,
         batch_size=args.batch_size,
         precision=getattr(args, "precision", None),
-        vectors=vectors,
-        source=getattr(args, "vectors", None),
     )
 
 
@@ -344,24 +349,13 @@ def run_embed(args: argparse.Namespace, store: Store, bars: _Bars) -> None:
     embed_folder(
         args.input,
         args.out,
-        spec_from_args(args),
+        settings_from_args(args, BackendSpec),
         engine=args.engine,
         address=args.address,
         text_column=args.text_column,
         store=store,
         on_progress=bars,
         quiet=args.quiet,
-    )
-
-
-def spec_from_args(args: argparse.Namespace) -> BackendSpec:
-    return BackendSpec(
-        args.backend,
-        model=args.model,
-        dimensions=args.dimensions,
-        base_url=args.base_url,
-        batch_size=args.batch_size,
-        precision=args.precision,
     )
 
 

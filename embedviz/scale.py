@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from embedviz import fitted, shards
-from embedviz.backends import build_backend
+from embedviz.backends import BackendSettings
 from embedviz.backends.base import Backend
 from embedviz.cluster import ClusterParams, sample_rows
 from embedviz.corpus import Corpus, Limits
@@ -49,31 +49,19 @@ its own map, clusters and names, and searches it through its on-disk index."""
 
 
 @dataclass(frozen=True)
-class BackendSpec:
+class BackendSpec(BackendSettings):
     """How to build the backend on any machine: never a secret (an OpenAI key is read from
     OPENAI_API_KEY where the backend runs)."""
 
     name: str
-    model: str | None = None
-    dimensions: int | None = None
-    base_url: str | None = None
-    batch_size: int = 32
-    precision: str | None = None
 
-    def build(self) -> Backend:
+    def build(self) -> Backend:  # type: ignore[override]
         if self.name in UNEMBEDDABLE:
             raise InputError(
                 f"the {self.name} backend's vectors belong to one file and cannot be made shard by "
                 "shard or for new texts; choose sentence-transformers or openai."
             )
-        return build_backend(
-            self.name,
-            model=self.model,
-            dimensions=self.dimensions,
-            base_url=self.base_url,
-            batch_size=self.batch_size,
-            precision=self.precision,
-        )
+        return super().build()
 
 
 # Ray

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
@@ -79,6 +80,35 @@ def build_backend(
     else:
         options = {"model": model} if model else {}
     return make_backend(name, **options)
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """What defines a backend's vectors, the same from the CLI, the page and a Ray worker; never
+    a secret (an API key is handed to build, and read nowhere else)."""
+
+    name: str = DEFAULT_BACKEND
+    model: str | None = None
+    dimensions: int | None = None
+    base_url: str | None = None
+    batch_size: int = 32
+    precision: str | None = None
+    """sentence-transformers: int8 or fp32; None is the default precision."""
+
+    def build(self, *, api_key: str | None = None, vectors=None, source: str | None = None) -> Backend:
+        """build_backend with these settings; the key, and a precomputed backend's vectors (n, d)
+        and their source's name, are passed here."""
+        return build_backend(
+            self.name,
+            model=self.model,
+            dimensions=self.dimensions,
+            base_url=self.base_url,
+            batch_size=self.batch_size,
+            precision=self.precision,
+            api_key=api_key,
+            vectors=vectors,
+            source=source,
+        )
 
 
 def register_backend(name: str, factory: Callable[..., Backend]) -> None:

@@ -228,17 +228,8 @@ def backend(choice: BackendChoice, data: Corpus) -> Backend:
         if not choice.vectors:
             raise InputError("pick the column that holds the vectors on the Data page.")
         vectors = vectors_from_column(data.frame, choice.vectors)
-    return build_backend(
-        choice.name,
-        model=choice.model,
-        dimensions=choice.dimensions,
-        base_url=choice.base_url,
-        batch_size=choice.batch_size,
-        precision=choice.precision,
-        api_key=state.api_key() if choice.name == "openai" else None,
-        vectors=vectors,
-        source=choice.vectors,
-    )
+    api_key = state.api_key() if choice.name == "openai" else None
+    return choice.build(api_key=api_key, vectors=vectors, source=choice.vectors)
 
 
 def embeddings_key(data: Corpus, choice: BackendChoice | None = None) -> tuple:

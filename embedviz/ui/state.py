@@ -10,7 +10,7 @@ from typing import Literal
 
 import streamlit as st
 
-from embedviz.backends import DEFAULT_BACKEND
+from embedviz.backends import DEFAULT_BACKEND, BackendSettings
 from embedviz.cluster import CLUSTER_METHODS, ClusterParams
 from embedviz.drawing import NAME_LEVELS, NameLevels
 from embedviz.errors import EmbedvizError
@@ -42,16 +42,9 @@ def startup_source() -> DataSource:
 
 
 @dataclass(frozen=True)
-class BackendChoice:
+class BackendChoice(BackendSettings):
     """What defines the vectors, without secrets (the API key lives only in its widget)."""
 
-    name: str = DEFAULT_BACKEND
-    model: str | None = None
-    dimensions: int | None = None
-    base_url: str | None = None
-    batch_size: int = 32
-    precision: str | None = None
-    """sentence-transformers: int8 or fp32; None is the default precision."""
     vectors: str | None = None
     """precomputed: the column that holds the vectors."""
 
