@@ -38,6 +38,8 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
 from scale import million_points_file  # noqa: E402
 
+from tests.browser import run_ended  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "datasets"
 TWEETS = SHARED / "tweeteval_emoji" / "data.csv.gz"
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -140,8 +142,7 @@ def search_steps(context, url: str, timeout_s: float) -> list[tuple[str, float, 
     number = visit.page.get_by_label(__import__("re").compile("Text number"))
     number.fill("4242")
     number.press("Enter")
-    visit.page.wait_for_timeout(300)
-    visit.page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=timeout_s * 1000)
+    run_ended(visit.page, timeout_s * 1000)
     steps.append(('search: "more like this" by row number', visit.seconds(), visit.received / 2**20))
     errors = visit.errors()
     visit.page.close()
@@ -160,7 +161,7 @@ def topic_steps(context, url: str, timeout_s: float) -> list[tuple[str, float, f
     button.wait_for(timeout=timeout_s * 1000)
     visit.page.wait_for_timeout(1000)
     wanted = button.inner_text().split()[0]
-    visit.page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=timeout_s * 1000)
+    run_ended(visit.page, timeout_s * 1000)
     visit.mark()
     button.click()
     visit.page.wait_for_function(  # innerText: textContent runs the label into the number
@@ -169,7 +170,7 @@ def topic_steps(context, url: str, timeout_s: float) -> list[tuple[str, float, f
         arg=wanted,
         timeout=timeout_s * 1000,
     )
-    visit.page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=timeout_s * 1000)
+    run_ended(visit.page, timeout_s * 1000)
     steps = [
         (
             f"clusters: the {wanted} topics button, until {wanted} show (new clusters, under a progress bar)",
@@ -186,9 +187,8 @@ def topic_steps(context, url: str, timeout_s: float) -> list[tuple[str, float, f
 
 
 def settled(page, timeout_s: float) -> None:
-    """Wait until the script run is over (Streamlit's running indicator gone) and drawn."""
-    page.wait_for_timeout(200)
-    page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=timeout_s * 1000)
+    """Wait until the script run is over and the map drawn."""
+    run_ended(page, timeout_s * 1000)
     page.wait_for_function(MAP_DRAWN, arg=1, timeout=timeout_s * 1000)
 
 

@@ -27,6 +27,21 @@ CHROMIUM_ARGS = [
 ]
 
 
+RUN_ENDED = (
+    "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state')"
+    " === 'notRunning'"
+)
+"""True once the app's script run is over: its element says so, as Streamlit's own browser tests
+read it. The running indicator (stStatusWidget) is not drawn with the minimal toolbar, so a
+wait for it to hide ended at once."""
+
+
+def run_ended(page, timeout_ms: float = 120_000) -> None:
+    """Wait until the app's script run is over (RUN_ENDED)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(RUN_ENDED, timeout=timeout_ms)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

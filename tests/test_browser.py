@@ -16,6 +16,7 @@ from tests.browser import (
     distinct_colours,
     plotted_points,
     results_column,
+    run_ended,
     streamlit_server,
 )
 
@@ -63,7 +64,7 @@ def test_sample_map_renders_lasso_selects_and_search_finds(browser, tmp_path):
         assert plotted_points(page) == 90
         # the run that drew the map may still be going, or a second one (a lasso drawn while a
         # run replaces the chart was lost once in a full test run, its screenshot half drawn)
-        settled(page)
+        run_ended(page)
         page.wait_for_timeout(1000)
         assert distinct_colours(chart.screenshot()) > 50, "the WebGL scatter drew nothing"
         shot(page, "map")
@@ -83,7 +84,7 @@ def test_sample_map_renders_lasso_selects_and_search_finds(browser, tmp_path):
         query.fill("shark")
         query.press("Enter")
         page.get_by_text("Nearest texts").wait_for(timeout=120_000)
-        settled(page)  # a loaded machine can show the last run's table there a while longer
+        run_ended(page)  # a loaded machine can show the last run's table there a while longer
         first_table = page.locator("[data-testid='stDataFrame']").first
         first_table.locator("[data-testid='glide-cell-3-1']").wait_for(state="attached", timeout=30_000)
         texts = results_column(page, 3)
@@ -259,16 +260,10 @@ TAGGED_ROWS = """name => { const g = document.querySelector('.js-plotly-plot');
     return t ? Array.from(t.customdata, Number) : null }"""
 
 
-def settled(page) -> None:
-    """Wait until the app's run is over (its running indicator gone)."""
-    page.wait_for_timeout(300)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=60_000)
-
-
 def pick(page, label: str, option) -> None:
     """Choose an option of a multiselect, opening its list again if a rerun closed it."""
     for attempt in range(3):
-        settled(page)
+        run_ended(page)
         page.get_by_label(label).click()
         choice = page.get_by_role("option", name=option)
         try:  # a rerun can redraw the list under the pointer: then open it again
@@ -287,7 +282,7 @@ def open_edits(page, count: int) -> None:
     """Wait for the edits expander to say `count` edits are kept, and open it if it is shut."""
     header = page.get_by_text(f"Edit clusters ({count} edit(s) kept)")
     header.wait_for(timeout=60_000)
-    settled(page)
+    run_ended(page)
     if not page.get_by_label("New name").is_visible():
         header.click()
     page.get_by_label("New name").wait_for(timeout=30_000)
@@ -332,16 +327,16 @@ def test_a_lassoed_tag_survives_a_restart_and_cluster_edits_undo(browser, tmp_pa
         k = fine_clusters(page)
         page.get_by_label("New name").fill("My first cluster")
         page.get_by_label("New name").press("Enter")
-        settled(page)  # a click during the rerun Enter started can be lost
+        run_ended(page)  # a click during the rerun Enter started can be lost
         page.get_by_role("button", name="Rename", exact=True).click()
         open_edits(page, 1)
         for number in (0, 1):  # merge clusters 0 and 1 (by name: the list may offer "select all" too)
             pick(page, "Merge fine clusters (into the first)", re.compile(rf"^{number}: "))
-        settled(page)
+        run_ended(page)
         page.get_by_role("button", name="Merge", exact=True).click()
         open_edits(page, 2)
         assert fine_clusters(page) == k - 1
-        settled(page)
+        run_ended(page)
         page.get_by_role("button", name="Undo the last edit").click()
         open_edits(page, 1)
         tree = page.locator(".js-plotly-plot .treemap").first
@@ -350,7 +345,7 @@ def test_a_lassoed_tag_survives_a_restart_and_cluster_edits_undo(browser, tmp_pa
             timeout=60_000,
         )
         assert fine_clusters(page) == k
-        settled(page)
+        run_ended(page)
         page.get_by_role("button", name="Undo the last edit").click()
         open_edits(page, 0)
         page.wait_for_function(
