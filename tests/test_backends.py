@@ -113,9 +113,14 @@ def test_tfidf_reads_korean_words_as_their_stems():
     similarity = (vectors := backend.encode(texts)) @ vectors.T
     assert similarity[0, 1] > similarity[0, 3:].max() + 0.2  # one word of three shared
     assert similarity[3, 4] > similarity[3, :3].max() + 0.2
-    # a query is read as the corpus was; a model fitted before forms were learnt still reads
+    # a query's form the corpus never used is read as the corpus's word it holds
     assert backend.encode(["게임에서"])[0] @ vectors[5] > 0.5
+    # a reader that learnt no forms reads words as written, and so does one pickled before
+    # readers had forms
     assert _Words()("게임을 샀다") == ["게임을", "샀다"]
+    older = _Words()
+    del older.forms, older.stems
+    assert older("게임을 샀다") == ["게임을", "샀다"]
 
 
 def test_tfidf_does_not_tie_texts_by_their_links():
