@@ -289,17 +289,14 @@ def _compile_in_child() -> None:
     """Fill the disk cache from a child process. numba compiles in Python, holding this
     process's lock on the interpreter: on a thread here it slowed the encoder beside it by
     half; a child has its own, so only the core it uses is shared."""
+    import os
     import subprocess
     import sys
 
     started = time.perf_counter()
-    code = "from embedviz.reduce import warm_up; warm_up()"
+    code = f"from embedviz.reduce import warm_up_as_child; warm_up_as_child({os.getpid()})"
     done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=WARM_UP_WAIT_SECONDS,
-        preexec_fn=_die_with_parent,
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=WARM_UP_WAIT_SECONDS
     )
     if done.returncode:
         log.warning("compiling UMAP's code in a child process failed: %s", done.stderr[-2000:])
@@ -307,15 +304,25 @@ def _compile_in_child() -> None:
         log.info("UMAP code compiled in a child process in %.1f s", time.perf_counter() - started)
 
 
-def _die_with_parent() -> None:
-    """In the child, before it runs: ask Linux to end it when the server or CLI that started it
-    ends (an orphaned compiler would hold a core for seconds). Elsewhere it is left to finish."""
+def warm_up_as_child(parent: int) -> None:
+    """warm_up in the child _compile_in_child starts, which ends with the server or CLI that
+    started it (an orphaned compiler would hold a core for seconds): Linux is asked to end it
+    when its parent ends, and it stops at once if the parent ended before it could ask.
+
+    Asked here, after the child's own start, not in a preexec_fn: that runs between fork and
+    exec, in a copy of a process with threads, where an import (ctypes) can wait forever on a
+    lock another thread held at the fork. One such child, started as its parent was ending,
+    hung with no parent (a test saw it once in a full run)."""
     import contextlib
     import ctypes
+    import os
     import signal
 
-    with contextlib.suppress(OSError, AttributeError):
+    with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere it finishes
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        return
+    warm_up()
 
 
 def warm_up_in_background() -> threading.Thread:
