@@ -136,8 +136,11 @@ def test_the_compiling_child_ends_with_the_process_that_started_it(tmp_path):
                 continue
         return found
 
-    env = dict(os.environ, EMBEDVIZ_CACHE_DIR=str(tmp_path))
-    code = "from embedviz.reduce import warm_up_in_background as w; w(); import time; time.sleep(3)"
+    # a cold numba cache (not the one an earlier UMAP in this process named), so the child
+    # compiles for longer (about 17 s) than the parent lives, however slowly the parent starts it
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["EMBEDVIZ_CACHE_DIR"] = str(tmp_path)
+    code = "from embedviz.reduce import warm_up_in_background as w; w(); import time; time.sleep(6)"
     parent = subprocess.Popen([sys.executable, "-c", code], env=env)
     deadline = time.monotonic() + 30
     while len(children()) < 2 and time.monotonic() < deadline:
