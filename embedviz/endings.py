@@ -16,7 +16,7 @@ another ending, and one-character stems are never taken (국가 "nation" stays, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -49,15 +49,15 @@ def is_hangul(char: str) -> bool:
     return "\uac00" <= char <= "\ud7a3"
 
 
-def stems(vocabulary: Iterable[str]) -> dict[str, str]:
+def stems(vocabulary: Collection[str]) -> dict[str, str]:
     """word -> stem for each word of `vocabulary` (the corpus's words, lower case) that ends in
     Hangul and reads as a stem and an ending (module docstring); other words are left out.
     Where several stems fit, the shortest wins (서울에서는: 서울), and a stem that is itself
     such a word is followed to its own stem (필요로하고: 필요로, then 필요)."""
-    known = set(vocabulary)
-    splits = {w: _splits(w) for w in known if w and is_hangul(w[-1])}
-    if not splits:
+    splits = {w: _splits(w) for w in vocabulary if w and is_hangul(w[-1])}
+    if not splits:  # no Korean: nothing more to read (names call this on every vocabulary)
         return {}
+    known = set(vocabulary)
     endings_of: dict[str, set[str]] = {}
     for found in splits.values():
         for stem, ending in found:

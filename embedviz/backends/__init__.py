@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from embedviz.backends.base import Backend, normalize
 from embedviz.errors import BackendError
@@ -98,17 +98,8 @@ class BackendSettings:
     def build(self, *, api_key: str | None = None, vectors=None, source: str | None = None) -> Backend:
         """build_backend with these settings; the key, and a precomputed backend's vectors (n, d)
         and their source's name, are passed here."""
-        return build_backend(
-            self.name,
-            model=self.model,
-            dimensions=self.dimensions,
-            base_url=self.base_url,
-            batch_size=self.batch_size,
-            precision=self.precision,
-            api_key=api_key,
-            vectors=vectors,
-            source=source,
-        )
+        settings = {f.name: getattr(self, f.name) for f in fields(BackendSettings)}
+        return build_backend(**settings, api_key=api_key, vectors=vectors, source=source)
 
 
 def register_backend(name: str, factory: Callable[..., Backend]) -> None:
